@@ -1,0 +1,116 @@
+# kamer — plain Makefile. `make` builds build/release/kamer; `make check` runs everything.
+# Objects live in build/<mode>/; sources are found by wildcard so that adding a
+# file to a module folder needs no change here.
+
+MODE ?= release
+BUILD := build/$(MODE)
+CC ?= cc
+
+PKGS := libwebsockets nice glib-2.0 libsrtp2 jansson sqlite3 openssl opus vpx libcurl libqrencode
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrack -lpthread -lm
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -I. $(PKG_CFLAGS) $(WARN) -MMD -MP \
+	-DKM_VERSION='"$(VERSION)"' -DKM_GIT_REV='"$(GIT_REV)"'
+ifeq ($(MODE),asan)
+CFLAGS_MODE := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS_MODE := -fsanitize=address,undefined
+else
+CFLAGS_MODE := -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
+LDFLAGS_MODE :=
+endif
+CFLAGS := $(CFLAGS_COMMON) $(CFLAGS_MODE) $(EXTRA_CFLAGS)
+LDFLAGS := $(LDFLAGS_MODE)
+
+# Layering: a module's unit tests link only the modules it may depend on.
+MODULES := core media rooms certs signaling
+DEPS_core := core
+DEPS_media := media core
+DEPS_rooms := rooms core
+DEPS_certs := certs core
+DEPS_signaling := signaling rooms certs media core
+
+srcs = $(wildcard $(1)/*.c)
+objs = $(patsubst %.c,$(BUILD)/%.o,$(call srcs,$(1)))
+LIB_OBJS := $(foreach m,$(MODULES),$(call objs,$(m)))
+CLI_OBJS := $(call objs,cli)
+
+UNIT_SRCS := $(wildcard tests/unit/*/*_test.c)
+UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRCS))
+
+.PHONY: all asan unit tools check run deps fuzz-build fuzz clean
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/kamer
+
+$(BUILD)/kamer: $(CLI_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# tests/unit/<module>/<name>_test.c links the objects of <module> and its deps.
+define unit_rule
+$(BUILD)/tests/unit/$(1)/%_test: tests/unit/$(1)/%_test.c $(foreach d,$(DEPS_$(1)),$(call objs,$(d)))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) -Wno-missing-prototypes -o $$@ $$< $(foreach d,$(DEPS_$(1)),$(call objs,$(d))) $$(LDFLAGS) $$(PKG_LIBS) $$(CMOCKA_LIBS)
+endef
+$(foreach m,$(MODULES),$(eval $(call unit_rule,$(m))))
+
+unit: $(UNIT_BINS)
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
+
+tools: $(TOOL_BINS)
+
+asan:
+	$(MAKE) MODE=asan all unit tools
+
+# libFuzzer harnesses: tests/fuzz/<name>_fuzz.c, linked with every module built by clang.
+FUZZ_SRCS := $(wildcard tests/fuzz/*_fuzz.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+FUZZ_LIB_OBJS := $(patsubst $(BUILD)/%,build/fuzz/%,$(LIB_OBJS))
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -Wall -Wextra -Werror -Wno-unused-parameter \
+	-g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -MMD -MP \
+	-DKM_VERSION='"$(VERSION)"' -DKM_GIT_REV='"$(GIT_REV)"'
+
+build/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/%_fuzz: tests/fuzz/%_fuzz.c $(FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+FUZZ_SECONDS ?= 600
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+deps:
+	@tools/deps.sh
+
+check: deps
+	$(MAKE) all unit tools
+	$(MAKE) asan
+	$(MAKE) fuzz-build
+	tests/run.sh
+
+run: deps all
+	$(BUILD)/kamer serve
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)
