@@ -76,10 +76,11 @@ tools: $(TOOL_BINS)
 asan:
 	$(MAKE) MODE=asan all unit tools
 
-# libFuzzer harnesses: tests/fuzz/<name>_fuzz.c, linked with every module built by clang.
-FUZZ_SRCS := $(wildcard tests/fuzz/*_fuzz.c)
-FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
-FUZZ_LIB_OBJS := $(patsubst $(BUILD)/%,build/fuzz/%,$(LIB_OBJS))
+# libFuzzer harnesses: tests/fuzz/<module>/<name>_fuzz.c, linked (like unit
+# tests) with the clang-built objects of <module> and its deps only.
+FUZZ_SRCS := $(wildcard tests/fuzz/*/*_fuzz.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/bin/%,$(FUZZ_SRCS))
+fobjs = $(patsubst %.c,build/fuzz/%.o,$(call srcs,$(1)))
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -Wall -Wextra -Werror -Wno-unused-parameter \
 	-g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -MMD -MP \
 	-DKM_VERSION='"$(VERSION)"' -DKM_GIT_REV='"$(GIT_REV)"'
@@ -88,9 +89,12 @@ build/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
 
-build/fuzz/%_fuzz: tests/fuzz/%_fuzz.c $(FUZZ_LIB_OBJS)
-	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+define fuzz_rule
+build/fuzz/bin/$(1)/%_fuzz: tests/fuzz/$(1)/%_fuzz.c $(foreach d,$(DEPS_$(1)),$(call fobjs,$(d)))
+	@mkdir -p $$(dir $$@)
+	clang $$(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(PKG_LIBS)
+endef
+$(foreach m,$(MODULES),$(eval $(call fuzz_rule,$(m))))
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -56,7 +56,7 @@ run_crash() {
 
 suite unit-release run_units release
 suite unit-asan run_units asan
-[ -d tests/fuzz ] && [ -n "$(ls tests/fuzz/*_fuzz.c 2>/dev/null)" ] && suite fuzz run_fuzz
+[ -d tests/fuzz ] && [ -n "$(ls tests/fuzz/*/*_fuzz.c 2>/dev/null)" ] && suite fuzz run_fuzz
 suite integration run_integration
 [ -f tests/crash/crash_test.mjs ] && suite crash run_crash
 
