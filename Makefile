@@ -5,6 +5,12 @@
 MODE ?= release
 BUILD := build/$(MODE)
 CC ?= cc
+V ?= 0
+ifeq ($(V),0)
+Q := @
+else
+Q :=
+endif
 
 PKGS := libwebsockets nice glib-2.0 libsrtp2 jansson sqlite3 openssl opus vpx libcurl libqrencode
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -14,8 +20,8 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
-CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -I. $(PKG_CFLAGS) $(WARN) -MMD -MP \
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-zero-length
+CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -I. $(PKG_CFLAGS) $(WARN) -MMD -MP -DKM_WEB_DIR='"$(CURDIR)/web"' \
 	-DKM_VERSION='"$(VERSION)"' -DKM_GIT_REV='"$(GIT_REV)"'
 ifeq ($(MODE),asan)
 CFLAGS_MODE := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -51,17 +57,20 @@ TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRCS))
 all: $(BUILD)/kamer
 
 $(BUILD)/kamer: $(CLI_OBJS) $(LIB_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $(MODE) $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 # tests/unit/<module>/<name>_test.c links the objects of <module> and its deps.
 define unit_rule
 $(BUILD)/tests/unit/$(1)/%_test: tests/unit/$(1)/%_test.c $(foreach d,$(DEPS_$(1)),$(call objs,$(d)))
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -Wno-missing-prototypes -o $$@ $$< $(foreach d,$(DEPS_$(1)),$(call objs,$(d))) $$(LDFLAGS) $$(PKG_LIBS) $$(CMOCKA_LIBS)
+	@echo "  LD      $$@"
+	$(Q)$$(CC) $$(CFLAGS) -Wno-missing-prototypes -o $$@ $$< $(foreach d,$(DEPS_$(1)),$(call objs,$(d))) $$(LDFLAGS) $$(PKG_LIBS) $$(CMOCKA_LIBS)
 endef
 $(foreach m,$(MODULES),$(eval $(call unit_rule,$(m))))
 
@@ -69,7 +78,8 @@ unit: $(UNIT_BINS)
 
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 
 tools: $(TOOL_BINS)
 
@@ -81,18 +91,20 @@ asan:
 FUZZ_SRCS := $(wildcard tests/fuzz/*/*_fuzz.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/bin/%,$(FUZZ_SRCS))
 fobjs = $(patsubst %.c,build/fuzz/%.o,$(call srcs,$(1)))
-FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -Wall -Wextra -Werror -Wno-unused-parameter \
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-zero-length \
 	-g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -MMD -MP \
 	-DKM_VERSION='"$(VERSION)"' -DKM_GIT_REV='"$(GIT_REV)"'
 
 build/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -c -o $@ $<
+	@echo "  CC      fuzz $<"
+	$(Q)clang $(FUZZ_CFLAGS) -c -o $@ $<
 
 define fuzz_rule
 build/fuzz/bin/$(1)/%_fuzz: tests/fuzz/$(1)/%_fuzz.c $(foreach d,$(DEPS_$(1)),$(call fobjs,$(d)))
 	@mkdir -p $$(dir $$@)
-	clang $$(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(PKG_LIBS)
+	@echo "  LD      $$@"
+	$(Q)clang $$(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(PKG_LIBS)
 endef
 $(foreach m,$(MODULES),$(eval $(call fuzz_rule,$(m))))
 

@@ -1,3 +1,48 @@
-/* main.c — placeholder until the subcommands land. */
+/* main.c — the kamer binary: dispatches to subcommands. */
+#include "cli/cli.h"
+
 #include <stdio.h>
-int main(void) { puts("kamer"); return 0; }
+#include <string.h>
+
+static const char usage[] =
+	"kamer — secure video consults for healthcare\n"
+	"\n"
+	"Usage: kamer COMMAND [OPTIONS]\n"
+	"\n"
+	"Commands:\n"
+	"  serve          run the server (HTTPS, WSS, media)\n"
+	"  config check   check the configuration and print the values in effect\n"
+	"  version        print the version\n"
+	"\n"
+	"Every command takes --data DIR (env KAMER_DATA_DIR, default ./var),\n"
+	"--config FILE (env KAMER_CONFIG, default DATA/kamer.conf) and --help.\n"
+	"Documentation: docs/ (configuration.md, operations.md).\n";
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return KM_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage, stdout);
+		return KM_EXIT_OK;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		if (argc > 2 && strcmp(argv[2], "--help") == 0) {
+			puts("Usage: kamer version\nPrints the version and the source revision.");
+			return KM_EXIT_OK;
+		}
+		if (argc > 2)
+			return km_cli_usage_error("version", "takes no arguments");
+		printf("kamer %s (%s)\n", KM_VERSION, KM_GIT_REV);
+		return KM_EXIT_OK;
+	}
+	if (strcmp(cmd, "serve") == 0)
+		return km_cmd_serve(argc - 1, argv + 1);
+	if (strcmp(cmd, "config") == 0)
+		return km_cmd_config(argc - 1, argv + 1);
+	fprintf(stderr, "kamer: unknown command '%s'\n\n%s", cmd, usage);
+	return KM_EXIT_USAGE;
+}

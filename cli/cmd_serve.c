@@ -1,0 +1,182 @@
+/* cmd_serve.c — `kamer serve`: prepares the data folder, certificates and
+ * store, then runs the signaling server until SIGTERM/SIGINT. */
+#include "certs/certs.h"
+#include "cli/cli.h"
+#include "core/err.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "rooms/store.h"
+#include "signaling/server.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static const char help[] =
+	"Usage: kamer serve [--data DIR] [--config FILE] [--listen ADDR:PORT] [--log-level LEVEL]\n"
+	"Runs kamer: HTTPS and WSS on one port (default 127.0.0.1:8443), data in DIR\n"
+	"(default ./var: database, keys, certificates, outbox). Without tls_cert in the\n"
+	"configuration, a development CA and server certificate are made in DIR/certs.\n"
+	"Stops cleanly on SIGTERM or SIGINT. See docs/configuration.md.\n";
+
+static km_server_t *running;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (running)
+		km_server_stop(running);
+}
+
+static int prepare_folders(const km_config_t *cfg)
+{
+	char err[512], sub[KM_PATH_MAX + 32];
+	static const char *const subs[] = { "certs", "keys", "outbox" };
+	if (km_fs_mkdirs(cfg->data_dir, 0700, err, sizeof err) ||
+	    km_fs_check_writable(cfg->data_dir, err, sizeof err)) {
+		fprintf(stderr, "kamer serve: %s\n", err);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+		km_fs_join(sub, sizeof sub, cfg->data_dir, subs[i]);
+		if (km_fs_mkdirs(sub, 0700, err, sizeof err)) {
+			fprintf(stderr, "kamer serve: %s\n", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Chooses the certificate: the configured one (checked), else the
+ * development one (made or renewed as needed). */
+static int prepare_tls(const km_config_t *cfg, char *cert, char *key, char *ca, size_t len)
+{
+	char err[512];
+	if (cfg->tls_cert[0]) {
+		int days;
+		if (km_certs_check_pair(cfg->tls_cert, cfg->tls_key, time(NULL), &days, err, sizeof err)) {
+			fprintf(stderr, "kamer serve: tls_cert/tls_key refused: %s\n", err);
+			return -1;
+		}
+		if (days < 14)
+			km_warn("tls", "certificate_expires_soon", "days_left=%d", days);
+		snprintf(cert, len, "%s", cfg->tls_cert);
+		snprintf(key, len, "%s", cfg->tls_key);
+		ca[0] = 0;
+		return 0;
+	}
+	char dir[KM_PATH_MAX + 16];
+	km_fs_join(dir, sizeof dir, cfg->data_dir, "certs");
+	km_certs_paths_t paths;
+	int renewed = 0;
+	if (km_certs_ensure_dev(dir, time(NULL), &paths, &renewed, err, sizeof err)) {
+		fprintf(stderr, "kamer serve: cannot prepare the development certificate: %s\n", err);
+		return -1;
+	}
+	if (renewed)
+		km_info("tls", "dev_certificate_made", "dir=%s", dir);
+	snprintf(cert, len, "%s", paths.server_cert);
+	snprintf(key, len, "%s", paths.server_key);
+	snprintf(ca, len, "%s", paths.ca_cert);
+	return 0;
+}
+
+static void banner(const km_config_t *cfg, const char *ca)
+{
+	char url[300], abs_data[PATH_MAX], abs_ca[PATH_MAX];
+	if (cfg->public_url[0])
+		snprintf(url, sizeof url, "%s/", cfg->public_url);
+	else
+		snprintf(url, sizeof url, "https://localhost:%d/", cfg->listen_port);
+	if (!realpath(cfg->data_dir, abs_data))
+		snprintf(abs_data, sizeof abs_data, "%s", cfg->data_dir);
+	printf("\nkamer %s is running.\n", KM_VERSION);
+	printf("  Open:         %s  (listening on %s:%d)\n", url, cfg->listen_host, cfg->listen_port);
+	printf("  Data folder:  %s\n", abs_data);
+	if (ca[0]) {
+		if (!realpath(ca, abs_ca))
+			snprintf(abs_ca, sizeof abs_ca, "%s", ca);
+		printf("  Development CA certificate: %s\n", abs_ca);
+		printf("    Import it into your browser (or curl --cacert) to trust this server.\n");
+	}
+	printf("  Stop with Ctrl-C.\n\n");
+	fflush(stdout);
+}
+
+int km_cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, 0, OPT_DATA },
+		{ "config", required_argument, 0, OPT_CONFIG },
+		{ "listen", required_argument, 0, OPT_LISTEN },
+		{ "log-level", required_argument, 0, OPT_LOG_LEVEL },
+		{ "help", no_argument, 0, OPT_HELP },
+		{ 0, 0, 0, 0 },
+	};
+	km_cli_flags_t fl = { 0 };
+	optind = 1;
+	opterr = 0;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == OPT_HELP) {
+			fputs(help, stdout);
+			return KM_EXIT_OK;
+		}
+		if (!km_cli_common_opt(opt, optarg, &fl)) {
+			char what[160];
+			snprintf(what, sizeof what, "unknown or incomplete option '%s'", argv[optind - 1]);
+			return km_cli_usage_error("serve", what);
+		}
+	}
+	if (optind < argc)
+		return km_cli_usage_error("serve", "unexpected argument");
+
+	umask(077);
+	km_config_t cfg;
+	int rc = km_cli_load_config(&cfg, &fl, "serve");
+	if (rc)
+		return rc;
+	if (prepare_folders(&cfg))
+		return KM_EXIT_FAIL;
+	char cert[KM_PATH_MAX + 64], key[KM_PATH_MAX + 64], ca[KM_PATH_MAX + 64];
+	if (prepare_tls(&cfg, cert, key, ca, sizeof cert))
+		return KM_EXIT_FAIL;
+
+	char err[512], dbpath[KM_PATH_MAX + 16];
+	km_fs_join(dbpath, sizeof dbpath, cfg.data_dir, "kamer.db");
+	km_store_t *store;
+	if ((rc = km_store_open(dbpath, &store, err, sizeof err))) {
+		fprintf(stderr, "kamer serve: %s\n", err);
+		return KM_EXIT_FAIL;
+	}
+	km_server_t *srv;
+	if ((rc = km_server_new(&cfg, store, cert, key, &srv, err, sizeof err))) {
+		fprintf(stderr, "kamer serve: %s\n", err);
+		km_store_close(store);
+		return KM_EXIT_FAIL;
+	}
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	running = srv;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	km_info("serve", "listening", "addr=%s port=%d schema=%d test_hooks=%d", cfg.listen_host, cfg.listen_port,
+		km_store_schema_version(store), cfg.test_hooks);
+	banner(&cfg, ca);
+	km_server_run(srv);
+	km_info("serve", "stopping", "");
+	running = NULL;
+	km_server_free(srv);
+	km_store_close(store);
+	km_info("serve", "stopped", "");
+	return KM_EXIT_OK;
+}

@@ -1,0 +1,105 @@
+/* store.c — the SQLite implementation of store.h: opening, pragmas,
+ * migrations, closing. Domain operations live in store_*.c files. */
+#include "rooms/store.h"
+
+#include "core/err.h"
+#include "core/log.h"
+#include "rooms/migrate.h"
+#include "rooms/store_int.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+	char *emsg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &emsg) != SQLITE_OK) {
+		km_errf(KM_ESTORE, err, errlen, "%s: %s", sql, emsg ? emsg : sqlite3_errmsg(db));
+		sqlite3_free(emsg);
+		return KM_ESTORE;
+	}
+	return 0;
+}
+
+int km_store_open(const char *path, km_store_t **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	/* Create the file ourselves so that it is 0600 from the first byte. */
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return km_errf(KM_EIO, err, errlen, "cannot open database %s", path);
+	close(fd);
+
+	km_store_t *s = calloc(1, sizeof *s);
+	if (!s)
+		return KM_ENOMEM;
+	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		km_errf(KM_ESTORE, err, errlen, "cannot open database %s: %s", path,
+			s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, 5000);
+	if ((rc = exec(s->db, "PRAGMA journal_mode=WAL", err, errlen)) ||
+	    (rc = exec(s->db, "PRAGMA synchronous=FULL", err, errlen)) ||
+	    (rc = exec(s->db, "PRAGMA foreign_keys=ON", err, errlen)) ||
+	    (rc = exec(s->db, "PRAGMA secure_delete=ON", err, errlen)))
+		goto fail;
+	rc = km_migrate(s->db, km_schema_migrations, km_schema_count, NULL, err, errlen);
+	if (rc)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	if (s->db)
+		sqlite3_close_v2(s->db);
+	free(s);
+	return rc ? rc : KM_ESTORE;
+}
+
+void km_store_close(km_store_t *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < sizeof s->stmts / sizeof s->stmts[0]; i++)
+		sqlite3_finalize(s->stmts[i]);
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	if (rc != SQLITE_OK)
+		km_warn("store", "checkpoint_failed", "rc=%d", rc);
+	sqlite3_close_v2(s->db);
+	free(s);
+}
+
+int km_store_schema_version(km_store_t *s)
+{
+	return km_migrate_version(s->db);
+}
+
+int km_store_schema_latest(void)
+{
+	return km_schema_count;
+}
+
+const char *km_store_errmsg(km_store_t *s)
+{
+	return s ? sqlite3_errmsg(s->db) : "no store";
+}
+
+sqlite3_stmt *km__store_stmt(km_store_t *s, int id, const char *sql)
+{
+	if (id < 0 || id >= KM__STMT_MAX)
+		return NULL;
+	if (!s->stmts[id] && sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+						&s->stmts[id], NULL) != SQLITE_OK) {
+		km_error("store", "prepare_failed", "stmt=%d", id);
+		return NULL;
+	}
+	sqlite3_reset(s->stmts[id]);
+	sqlite3_clear_bindings(s->stmts[id]);
+	return s->stmts[id];
+}

@@ -1,0 +1,27 @@
+/* store_int.h — internals shared by the store_*.c files of the SQLite
+ * backend. Nothing outside rooms/store*.c includes this. */
+#ifndef KM_STORE_INT_H
+#define KM_STORE_INT_H
+
+#include "rooms/store.h"
+
+#include <sqlite3.h>
+
+/* Prepared statements, cached per store; one id per statement. */
+enum {
+	KM__STMT_PROBE_PUT,
+	KM__STMT_PROBE_GET,
+	KM__STMT_PROBE_COUNT,
+	KM__STMT_MAX
+};
+
+struct km_store {
+	sqlite3 *db;
+	sqlite3_stmt *stmts[KM__STMT_MAX];
+};
+
+/* Returns the cached statement id (prepared from sql on first use), reset
+ * and with bindings cleared; NULL if it cannot be prepared. Borrowed. */
+sqlite3_stmt *km__store_stmt(km_store_t *s, int id, const char *sql);
+
+#endif

@@ -1,0 +1,60 @@
+/* http.h — HTTP requests and responses of the signaling thread: one
+ * request per km_conn at a time, a response built in memory and written in
+ * chunks from the WRITEABLE callback, security headers on every response,
+ * one JSON error format. Single-threaded (the lws service thread). */
+#ifndef KM_HTTP_H
+#define KM_HTTP_H
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stddef.h>
+
+typedef struct km_server km_server_t;
+
+enum km_method { KM_GET = 1, KM_POST, KM_PUT, KM_PATCH, KM_DELETE, KM_OTHER };
+
+typedef struct km_http_resp {
+	int status;
+	const char *content_type; /* static string */
+	char *body;               /* owned */
+	size_t len, sent;
+	int headers_sent;
+	int close_after;          /* close the connection once sent */
+	int no_store;             /* Cache-Control: no-store */
+	long retry_after;         /* seconds, 0 = none */
+} km_http_resp_t;
+
+/* One HTTP request being read or answered (lives in the lws session data). */
+typedef struct km_http_req {
+	int method;
+	char path[512];    /* without query string; may hold a token: never log it raw */
+	char ip[48];
+	char *body;        /* owned, NUL-terminated */
+	size_t body_len;
+	int body_too_big;
+	int active;        /* a request is being handled on this wsi */
+	km_http_resp_t resp;
+} km_http_req_t;
+
+/* Called from the lws callback (server.c). Each returns what the lws
+ * callback must return (0 to go on, -1 to close). */
+int km_http_on_request(km_server_t *srv, struct lws *wsi, km_http_req_t *req, const char *uri, size_t urilen);
+int km_http_on_body(km_server_t *srv, struct lws *wsi, km_http_req_t *req, const void *in, size_t len);
+int km_http_on_body_done(km_server_t *srv, struct lws *wsi, km_http_req_t *req);
+int km_http_on_writeable(km_server_t *srv, struct lws *wsi, km_http_req_t *req);
+void km_http_on_close(km_server_t *srv, km_http_req_t *req);
+
+/* Response builders for handlers. The json is taken (decref'd here). */
+void km_http_json(km_http_resp_t *r, int status, json_t *json);
+/* {"error": {"code": code, "message": message}} */
+void km_http_error(km_http_resp_t *r, int status, const char *code, const char *message);
+
+/* The JSON API (api.c): fills req->resp for a request under /api/ or
+ * /healthz. Returns 1 if the path was an API path (resp filled), 0 if not. */
+int km_api_dispatch(km_server_t *srv, km_http_req_t *req);
+
+/* Parses the request body as a JSON object, with a 400 error in resp if it
+ * is not one. Returns new (caller decrefs) or NULL. */
+json_t *km_api_body_object(km_http_req_t *req);
+
+#endif

@@ -1,0 +1,279 @@
+/* server.c — the libwebsockets context and vhost, the one protocol
+ * callback (HTTP and WSS), connection limits, and the service loop. All of it
+ * runs on the thread that calls km_server_run, except km_server_stop. */
+#include "signaling/server.h"
+
+#include "core/err.h"
+#include "core/log.h"
+#include "signaling/server_int.h"
+
+#include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* TLS 1.2: ECDHE with AEAD only. TLS 1.3 suites are all AEAD. */
+static const char tls12_ciphers[] =
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256:"
+	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256";
+static const char tls13_ciphers[] = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
+
+uint64_t km__now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static km_server_t *server_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+/* Accept-time limits: total connections and connections per address. The
+ * fd is remembered so that DEL_POLL_FD can uncount it. */
+static int filter_network(km_server_t *srv, int fd)
+{
+	char ip[48];
+	if (fd < 0 || fd >= srv->fd_max)
+		return -1;
+	if (lws_get_peer_simple_fd(fd, ip, sizeof ip) == NULL)
+		snprintf(ip, sizeof ip, "unknown");
+	if (srv->stopping || srv->open_conns >= srv->cfg->max_connections) {
+		km_warn("net", "refused", "ip=%s reason=%s", ip, srv->stopping ? "stopping" : "max_connections");
+		return -1;
+	}
+	if (km_ratelimit_conn_open(srv->rl, ip, km__now_ms()) != 0) {
+		km_warn("net", "refused", "ip=%s reason=max_connections_per_ip", ip);
+		return -1;
+	}
+	srv->open_conns++;
+	srv->fd_counted[fd] = 1;
+	memcpy(srv->fd_ip[fd], ip, sizeof ip);
+	return 0;
+}
+
+static void fd_closed(km_server_t *srv, int fd)
+{
+	if (fd < 0 || fd >= srv->fd_max || !srv->fd_counted[fd])
+		return;
+	srv->fd_counted[fd] = 0;
+	km_ratelimit_conn_close(srv->rl, srv->fd_ip[fd]);
+	srv->open_conns--;
+}
+
+/* WSS upgrades are only for /ws. */
+static int filter_ws(struct lws *wsi)
+{
+	char uri[64];
+	if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0)
+		return -1;
+	char *q = strchr(uri, '?');
+	if (q)
+		*q = 0;
+	return strcmp(uri, "/ws") == 0 ? 0 : -1;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	km_server_t *srv = server_of(wsi);
+	km_conn_t *c = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		return filter_network(srv, (int)(intptr_t)in);
+	case LWS_CALLBACK_DEL_POLL_FD:
+		if (in)
+			fd_closed(srv, ((struct lws_pollargs *)in)->fd);
+		return 0;
+
+	case LWS_CALLBACK_HTTP:
+		return km_http_on_request(srv, wsi, &c->http, in, len);
+	case LWS_CALLBACK_HTTP_BODY:
+		return km_http_on_body(srv, wsi, &c->http, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return km_http_on_body_done(srv, wsi, &c->http);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return km_http_on_writeable(srv, wsi, &c->http);
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (c)
+			km_http_on_close(srv, &c->http);
+		return 0;
+
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return filter_ws(wsi);
+	case LWS_CALLBACK_ESTABLISHED:
+		c->is_ws = 1;
+		if (lws_get_peer_simple(wsi, c->ws.ip, sizeof c->ws.ip) == NULL)
+			snprintf(c->ws.ip, sizeof c->ws.ip, "unknown");
+		return km_ws_on_open(srv, wsi, &c->ws);
+	case LWS_CALLBACK_RECEIVE:
+		return km_ws_on_receive(srv, wsi, &c->ws, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return km_ws_on_writeable(srv, wsi, &c->ws);
+	case LWS_CALLBACK_CLOSED:
+		km_ws_on_close(srv, &c->ws);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "kamer", callback, sizeof(km_conn_t), 16384, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static void lws_log_bridge(int level, const char *line)
+{
+	char q[512];
+	size_t n = strlen(line);
+	char copy[480];
+	if (n >= sizeof copy)
+		n = sizeof copy - 1;
+	memcpy(copy, line, n);
+	copy[n] = 0;
+	while (n && (copy[n - 1] == '\n' || copy[n - 1] == ' '))
+		copy[--n] = 0;
+	km_log_write(level == LLL_ERR ? KM_LOG_ERROR : KM_LOG_WARN, "lws", "message", "text=%s",
+		     km_log_quote(q, sizeof q, copy));
+}
+
+/* Is the TCP port free? lws only logs when it cannot listen, so check
+ * first to give a clear error. */
+static int port_free(const km_config_t *cfg, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	memset(&ss, 0, sizeof ss);
+	int fam = strchr(cfg->listen_host, ':') ? AF_INET6 : AF_INET;
+	if (fam == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)cfg->listen_port);
+		inet_pton(AF_INET, cfg->listen_host, &a->sin_addr);
+		sl = sizeof *a;
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)cfg->listen_port);
+		inet_pton(AF_INET6, cfg->listen_host, &a->sin6_addr);
+		sl = sizeof *a;
+	}
+	int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return km_errf(KM_EIO, err, errlen, "cannot create a socket: %s", strerror(errno));
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	int rc = bind(fd, (struct sockaddr *)&ss, sl);
+	int e = errno;
+	close(fd);
+	if (rc != 0)
+		return km_errf(e == EADDRINUSE ? KM_EBUSY : KM_EIO, err, errlen, "cannot listen on %s:%d: %s",
+			       cfg->listen_host, cfg->listen_port,
+			       e == EADDRINUSE ? "the port is already in use" : strerror(e));
+	return 0;
+}
+
+int km_server_new(const km_config_t *cfg, km_store_t *store, const char *cert_path,
+		  const char *key_path, km_server_t **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	int rc = port_free(cfg, err, errlen);
+	if (rc)
+		return rc;
+	km_server_t *srv = calloc(1, sizeof *srv);
+	if (!srv)
+		return KM_ENOMEM;
+	srv->cfg = cfg;
+	srv->store = store;
+	struct rlimit rl;
+	srv->fd_max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1048576 ? (int)rl.rlim_cur : 65536;
+	srv->fd_counted = calloc((size_t)srv->fd_max, sizeof *srv->fd_counted);
+	srv->fd_ip = calloc((size_t)srv->fd_max, sizeof *srv->fd_ip);
+	srv->rl = km_ratelimit_new(8192, (double)cfg->http_rate_per_sec, (double)cfg->http_rate_burst,
+				   cfg->max_connections_per_ip);
+	if (!srv->fd_counted || !srv->fd_ip || !srv->rl) {
+		rc = KM_ENOMEM;
+		goto fail;
+	}
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_bridge);
+
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof info);
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+		       LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(cfg->listen_host, ':');
+	info.user = srv;
+	info.fd_limit_per_thread = (unsigned)(cfg->max_connections + 64);
+	info.timeout_secs = 10;
+	info.keepalive_timeout = 30;
+	srv->ctx = lws_create_context(&info);
+	if (!srv->ctx) {
+		rc = km_errf(KM_EIO, err, errlen, "cannot create the libwebsockets context");
+		goto fail;
+	}
+
+	memset(&info, 0, sizeof info);
+	info.vhost_name = "kamer";
+	info.port = cfg->listen_port;
+	info.iface = cfg->listen_host;
+	info.protocols = protocols;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+		       LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(cfg->listen_host, ':');
+	info.ssl_cert_filepath = cert_path;
+	info.ssl_private_key_filepath = key_path;
+	info.ssl_cipher_list = tls12_ciphers;
+	info.tls1_3_plus_cipher_list = tls13_ciphers;
+	info.ssl_options_set = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
+			       SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE;
+	info.alpn = "h2,http/1.1";
+	info.max_http_header_data = (unsigned short)cfg->http_max_header;
+	info.max_http_header_pool = 64;
+	info.timeout_secs = 10;
+	info.keepalive_timeout = 30;
+	srv->vh = lws_create_vhost(srv->ctx, &info);
+	if (!srv->vh) {
+		rc = km_errf(KM_EIO, err, errlen, "cannot listen on %s:%d with certificate %s (see the log above)",
+			     cfg->listen_host, cfg->listen_port, cert_path);
+		goto fail;
+	}
+	*out = srv;
+	return 0;
+fail:
+	km_server_free(srv);
+	return rc;
+}
+
+int km_server_run(km_server_t *srv)
+{
+	while (!srv->stopping)
+		if (lws_service(srv->ctx, 0) < 0)
+			break;
+	return 0;
+}
+
+void km_server_stop(km_server_t *srv)
+{
+	srv->stopping = 1;
+	if (srv->ctx)
+		lws_cancel_service(srv->ctx);
+}
+
+void km_server_free(km_server_t *srv)
+{
+	if (!srv)
+		return;
+	if (srv->ctx)
+		lws_context_destroy(srv->ctx);
+	km_ratelimit_free(srv->rl);
+	free(srv->fd_counted);
+	free(srv->fd_ip);
+	free(srv);
+}

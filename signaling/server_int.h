@@ -1,0 +1,36 @@
+/* server_int.h — the server's state, shared by the files of signaling/. */
+#ifndef KM_SERVER_INT_H
+#define KM_SERVER_INT_H
+
+#include "signaling/http.h"
+#include "signaling/ratelimit.h"
+#include "signaling/server.h"
+#include "signaling/ws.h"
+
+#include <signal.h>
+#include <stdint.h>
+
+struct km_server {
+	const km_config_t *cfg;
+	km_store_t *store;
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	km_ratelimit_t *rl;
+	volatile sig_atomic_t stopping;
+	long open_conns;
+	int16_t *fd_counted;   /* fd -> 1 if counted against its IP */
+	char (*fd_ip)[48];     /* fd -> peer address, for uncounting */
+	int fd_max;
+	uint64_t ws_msgs_in, http_reqs;
+};
+
+/* Per-connection session data (lws allocates it, zeroed). */
+typedef struct km_conn {
+	int is_ws;
+	km_http_req_t http;
+	km_ws_conn_t ws;
+} km_conn_t;
+
+uint64_t km__now_ms(void);
+
+#endif

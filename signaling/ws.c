@@ -1,0 +1,196 @@
+/* ws.c — the WSS endpoint: message assembly, JSON checks, dispatch by
+ * "type", per-connection outgoing queue. lws service thread only. */
+#include "signaling/ws.h"
+
+#include "core/log.h"
+#include "signaling/server_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define OUT_QUEUE_MAX 256
+#define MSGS_PER_SEC 50
+
+struct km_ws_out {
+	struct km_ws_out *next;
+	size_t len;
+	uint8_t buf[]; /* LWS_PRE headroom, then len bytes */
+};
+
+typedef int (*handler_fn)(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *msg);
+
+static int on_ping(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *msg)
+{
+	json_t *ref = json_object_get(msg, "ref");
+	json_t *pong = json_pack("{s:s}", "type", "pong");
+	if (json_is_string(ref) && json_string_length(ref) <= 64)
+		json_object_set(pong, "ref", ref);
+	return km_ws_send(wsi, c, pong);
+}
+
+static const struct {
+	const char *type;
+	handler_fn fn;
+} handlers[] = {
+	{ "ping", on_ping },
+};
+
+int km_ws_send(struct lws *wsi, km_ws_conn_t *c, json_t *msg)
+{
+	char *s = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	if (!s)
+		return -1;
+	if (c->out_count >= OUT_QUEUE_MAX) {
+		free(s);
+		km_warn("ws", "queue_full", "ip=%s", c->ip);
+		return -1;
+	}
+	size_t len = strlen(s);
+	struct km_ws_out *o = malloc(sizeof *o + LWS_PRE + len);
+	if (!o) {
+		free(s);
+		return -1;
+	}
+	o->next = NULL;
+	o->len = len;
+	memcpy(o->buf + LWS_PRE, s, len);
+	free(s);
+	if (c->out_tail)
+		c->out_tail->next = o;
+	else
+		c->out_head = o;
+	c->out_tail = o;
+	c->out_count++;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+int km_ws_send_error(struct lws *wsi, km_ws_conn_t *c, const char *code, const char *message,
+		     const char *ref)
+{
+	json_t *m = json_pack("{s:s,s:s,s:s}", "type", "error", "code", code, "message", message);
+	if (m && ref)
+		json_object_set_new(m, "ref", json_string(ref));
+	return km_ws_send(wsi, c, m);
+}
+
+int km_ws_on_open(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c)
+{
+	km_info("ws", "open", "ip=%s", c->ip);
+	return km_ws_send(wsi, c, json_pack("{s:s,s:i}", "type", "hello", "protocol", 1));
+}
+
+static int handle_message(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c)
+{
+	srv->ws_msgs_in++;
+	json_error_t jerr;
+	json_t *msg = json_loadb(c->msg, c->msg_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!msg)
+		return km_ws_send_error(wsi, c, "invalid_json", "the message is not valid JSON", NULL);
+	if (!json_is_object(msg)) {
+		json_decref(msg);
+		return km_ws_send_error(wsi, c, "invalid_message", "a message must be a JSON object", NULL);
+	}
+	json_t *type = json_object_get(msg, "type");
+	json_t *jref = json_object_get(msg, "ref");
+	const char *ref = json_is_string(jref) && json_string_length(jref) <= 64 ? json_string_value(jref) : NULL;
+	if (!json_is_string(type)) {
+		int rc = km_ws_send_error(wsi, c, "missing_type", "the message has no string \"type\"", ref);
+		json_decref(msg);
+		return rc;
+	}
+	const char *t = json_string_value(type);
+	for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
+		if (strcmp(handlers[i].type, t) == 0) {
+			int rc = handlers[i].fn(srv, wsi, c, msg);
+			json_decref(msg);
+			return rc;
+		}
+	}
+	json_decref(msg);
+	km_debug("ws", "unknown_type", "ip=%s", c->ip);
+	return km_ws_send_error(wsi, c, "unknown_type", "unknown message type", ref);
+}
+
+int km_ws_on_receive(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, const void *in, size_t len)
+{
+	size_t max = (size_t)srv->cfg->ws_max_message;
+	int final = lws_is_final_fragment(wsi);
+	if (!c->discarding) {
+		if (c->msg_len + len > max) {
+			c->discarding = 1;
+			free(c->msg);
+			c->msg = NULL;
+			c->msg_len = c->msg_cap = 0;
+		} else {
+			if (c->msg_len + len + 1 > c->msg_cap) {
+				size_t cap = c->msg_cap ? c->msg_cap * 2 : 1024;
+				while (cap < c->msg_len + len + 1)
+					cap *= 2;
+				char *nb = realloc(c->msg, cap);
+				if (!nb)
+					return -1;
+				c->msg = nb;
+				c->msg_cap = cap;
+			}
+			memcpy(c->msg + c->msg_len, in, len);
+			c->msg_len += len;
+		}
+	}
+	if (!final)
+		return 0;
+	int rc;
+	uint64_t now = km__now_ms();
+	if (now - c->window_start_ms >= 1000) {
+		c->window_start_ms = now;
+		c->window_count = 0;
+	}
+	if (c->discarding) {
+		km_warn("ws", "message_too_large", "ip=%s", c->ip);
+		rc = km_ws_send_error(wsi, c, "too_large", "the message is larger than allowed", NULL);
+	} else if (++c->window_count > MSGS_PER_SEC) {
+		rc = km_ws_send_error(wsi, c, "rate_limited", "too many messages, slow down", NULL);
+	} else {
+		rc = handle_message(srv, wsi, c);
+	}
+	c->discarding = 0;
+	c->msg_len = 0;
+	if (c->msg_cap > 16384) { /* do not keep a big buffer for a small stream */
+		free(c->msg);
+		c->msg = NULL;
+		c->msg_cap = 0;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+int km_ws_on_writeable(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c)
+{
+	struct km_ws_out *o = c->out_head;
+	if (!o)
+		return 0;
+	if (lws_write(wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_TEXT) < (int)o->len)
+		return -1;
+	c->out_head = o->next;
+	if (!c->out_head)
+		c->out_tail = NULL;
+	c->out_count--;
+	free(o);
+	if (c->out_head)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+void km_ws_on_close(km_server_t *srv, km_ws_conn_t *c)
+{
+	free(c->msg);
+	c->msg = NULL;
+	while (c->out_head) {
+		struct km_ws_out *n = c->out_head->next;
+		free(c->out_head);
+		c->out_head = n;
+	}
+	c->out_tail = NULL;
+	c->out_count = 0;
+	km_info("ws", "close", "ip=%s", c->ip);
+}

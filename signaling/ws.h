@@ -1,0 +1,42 @@
+/* ws.h — the WSS endpoint (/ws): messages are JSON objects with a "type".
+ * Fragments are joined up to ws_max_message bytes; larger messages, invalid
+ * JSON, a missing or unknown type each get an error message
+ * {"type":"error","code":...,"message":...} and the connection stays open.
+ * Outgoing messages are queued per connection and written only from the
+ * WRITEABLE callback. Single-threaded (the lws service thread). */
+#ifndef KM_WS_H
+#define KM_WS_H
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct km_server km_server_t;
+struct km_ws_out;
+
+typedef struct km_ws_conn {
+	char ip[48];
+	char *msg;            /* message being assembled (owned) */
+	size_t msg_len, msg_cap;
+	int discarding;       /* current message is over the limit */
+	struct km_ws_out *out_head, *out_tail;
+	int out_count;
+	uint64_t window_start_ms;
+	unsigned window_count; /* messages in the current 1 s window */
+	int counted;
+} km_ws_conn_t;
+
+int km_ws_on_open(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c);
+int km_ws_on_receive(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, const void *in, size_t len);
+int km_ws_on_writeable(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c);
+void km_ws_on_close(km_server_t *srv, km_ws_conn_t *c);
+
+/* Queues a JSON message (taken: decref'd here). Returns 0 or -1 if the
+ * connection's queue is full (the caller should close it). */
+int km_ws_send(struct lws *wsi, km_ws_conn_t *c, json_t *msg);
+/* Queues {"type":"error","code":code,"message":message[,"ref":ref]}. */
+int km_ws_send_error(struct lws *wsi, km_ws_conn_t *c, const char *code, const char *message,
+		     const char *ref);
+
+#endif
