@@ -58,7 +58,7 @@ all: $(BUILD)/kamer
 
 $(BUILD)/kamer: $(CLI_OBJS) $(LIB_OBJS)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(PKG_LIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -79,7 +79,7 @@ unit: $(UNIT_BINS)
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(PKG_LIBS)
 
 tools: $(TOOL_BINS)
 
@@ -104,7 +104,7 @@ define fuzz_rule
 build/fuzz/bin/$(1)/%_fuzz: tests/fuzz/$(1)/%_fuzz.c $(foreach d,$(DEPS_$(1)),$(call fobjs,$(d)))
 	@mkdir -p $$(dir $$@)
 	@echo "  LD      $$@"
-	$(Q)clang $$(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(PKG_LIBS)
+	$(Q)clang $$(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$(filter %.c %.o,$$^) $$(PKG_LIBS)
 endef
 $(foreach m,$(MODULES),$(eval $(call fuzz_rule,$(m))))
 
