@@ -52,6 +52,7 @@ TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRCS))
 
 .PHONY: all asan unit tools check run deps fuzz-build fuzz clean
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/kamer

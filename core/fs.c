@@ -108,7 +108,7 @@ int km_fs_read_all(const char *path, size_t max, char **out, size_t *outlen,
 		*outlen = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return km_errf(errno == ENOENT ? KM_ENOTFOUND : KM_EIO, err, errlen,
+		return km_errf(errno == ENOENT || errno == ENOTDIR ? KM_ENOTFOUND : KM_EIO, err, errlen,
 			       "cannot open %s: %s", path, strerror(errno));
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

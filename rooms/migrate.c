@@ -48,7 +48,10 @@ int km_migrate(sqlite3 *db, const km_migration_t *migrations, int count, int *ap
 			goto fail;
 		if (sqlite3_exec(db, "COMMIT", NULL, NULL, &emsg) != SQLITE_OK)
 			goto fail;
-		km_info("store", "migrated", "version=%d name=%s", m->version, m->name);
+		{
+			char q[128];
+			km_info("store", "migrated", "version=%d name=%s", m->version, km_log_quote(q, sizeof q, m->name));
+		}
 		if (applied)
 			(*applied)++;
 		continue;

@@ -1,5 +1,5 @@
 /* store_int.h — internals shared by the store_*.c files of the SQLite
- * backend. Nothing outside rooms/store*.c includes this. */
+ * backend and the audit log (rooms/audit*.c). Nothing outside rooms/ includes it. */
 #ifndef KM_STORE_INT_H
 #define KM_STORE_INT_H
 

@@ -37,12 +37,15 @@ static km_server_t *server_of(struct lws *wsi)
 }
 
 /* Accept-time limits: total connections and connections per address. The
- * fd is remembered so that DEL_POLL_FD can uncount it. */
+ * fd is remembered so that WSI_DESTROY of the connection can uncount it. */
+static void fd_closed(km_server_t *srv, int fd);
+
 static int filter_network(km_server_t *srv, int fd)
 {
 	char ip[48];
 	if (fd < 0 || fd >= srv->fd_max)
 		return -1;
+	fd_closed(srv, fd); /* a count left on a reused fd is released first */
 	if (lws_get_peer_simple_fd(fd, ip, sizeof ip) == NULL)
 		snprintf(ip, sizeof ip, "unknown");
 	if (srv->stopping || srv->open_conns >= srv->cfg->max_connections) {
@@ -88,9 +91,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		return filter_network(srv, (int)(intptr_t)in);
-	case LWS_CALLBACK_DEL_POLL_FD:
-		if (in)
-			fd_closed(srv, ((struct lws_pollargs *)in)->fd);
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* The network connection's wsi still has its fd here; h2
+		 * streams (children) have none. */
+		fd_closed(srv, (int)lws_get_socket_fd(wsi));
 		return 0;
 
 	case LWS_CALLBACK_HTTP:

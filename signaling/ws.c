@@ -101,16 +101,18 @@ static int handle_message(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c)
 		return rc;
 	}
 	const char *t = json_string_value(type);
+	int rc;
 	for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
 		if (strcmp(handlers[i].type, t) == 0) {
-			int rc = handlers[i].fn(srv, wsi, c, msg);
+			rc = handlers[i].fn(srv, wsi, c, msg);
 			json_decref(msg);
 			return rc;
 		}
 	}
-	json_decref(msg);
 	km_debug("ws", "unknown_type", "ip=%s", c->ip);
-	return km_ws_send_error(wsi, c, "unknown_type", "unknown message type", ref);
+	rc = km_ws_send_error(wsi, c, "unknown_type", "unknown message type", ref);
+	json_decref(msg); /* ref points into msg */
+	return rc;
 }
 
 int km_ws_on_receive(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, const void *in, size_t len)

@@ -12,7 +12,8 @@ const deadline = Date.now() + 10 * 60 * 1000;
 
 const dataDir = tempDir('kamer-crash-');
 const acked = new Map();
-let k = await startKamer({ dataDir });
+const env = { KAMER_HTTP_RATE_PER_SEC: '100000', KAMER_HTTP_RATE_BURST: '100000' };
+let k = await startKamer({ dataDir, env });
 let seq = 0;
 let lost = 0;
 let writes = 0;
@@ -31,8 +32,11 @@ for (let trial = 1; trial <= trials && Date.now() < deadline; trial++) {
           const req = https.request({ host: '127.0.0.1', port: k.port, method: 'POST', path: '/api/v1/test/probe', ca: k.ca, servername: 'localhost', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 5000 }, (res) => {
             res.resume();
             res.on('end', () => resolve(res.statusCode));
+            res.on('error', reject);
+            res.on('close', () => reject(new Error('closed')));
           });
           req.on('error', reject);
+          req.on('close', () => reject(new Error('closed')));
           req.on('timeout', () => req.destroy(new Error('timeout')));
           req.end(body);
         });
@@ -49,7 +53,7 @@ for (let trial = 1; trial <= trials && Date.now() < deadline; trial++) {
   await Promise.all(writers);
   agent.destroy();
   await k.stop('SIGKILL');
-  k = await startKamer({ dataDir, port: k.port });
+  k = await startKamer({ dataDir, port: k.port, env });
   // Check every write acknowledged so far (all trials): nothing may be lost.
   let missing = 0;
   for (const [key, value] of acked) {
