@@ -87,7 +87,7 @@ static int prepare_tls(const km_config_t *cfg, char *cert, char *key, char *ca, 
 
 static void banner(const km_config_t *cfg, const char *ca)
 {
-	char url[300], abs_data[PATH_MAX], abs_ca[PATH_MAX];
+	char url[300], abs_data[PATH_MAX + 128], abs_ca[PATH_MAX + 128];
 	if (cfg->public_url[0])
 		snprintf(url, sizeof url, "%s/", cfg->public_url);
 	else
