@@ -5,6 +5,8 @@
 #include "core/err.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "rooms/audit.h"
+#include "rooms/secretbox.h"
 #include "rooms/store.h"
 #include "signaling/server.h"
 
@@ -14,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <openssl/crypto.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char help[] =
 	"Usage: kamer serve [--data DIR] [--config FILE] [--listen ADDR:PORT] [--log-level LEVEL]\n"
@@ -103,6 +107,11 @@ static void banner(const km_config_t *cfg, const char *ca)
 		printf("  Development CA certificate: %s\n", abs_ca);
 		printf("    Import it into your browser (or curl --cacert) to trust this server.\n");
 	}
+	printf("  First organisation and admin (in another terminal):\n");
+	printf("    %s admin org create \"My practice\" --data %s\n", "build/release/kamer", cfg->data_dir);
+	printf("    %s admin user add --org \"My practice\" --role admin --email you@example.org --data %s\n",
+	       "build/release/kamer", cfg->data_dir);
+	printf("    then open the set-up link it prints.\n");
 	printf("  Stop with Ctrl-C.\n\n");
 	fflush(stdout);
 }
@@ -153,9 +162,30 @@ int km_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "kamer serve: %s\n", err);
 		return KM_EXIT_FAIL;
 	}
+	uint8_t server_key[KM_SECRETBOX_KEY_LEN];
+	char keypath[KM_PATH_MAX + 32];
+	km_fs_join(keypath, sizeof keypath, cfg.data_dir, "keys/server.key");
+	if ((rc = km_secretbox_key_load_or_create(keypath, server_key, err, sizeof err))) {
+		fprintf(stderr, "kamer serve: server key: %s\n", err);
+		km_store_close(store);
+		return KM_EXIT_FAIL;
+	}
+	km_audit_t *audit;
+	char host[64] = "kamer";
+	gethostname(host, sizeof host - 1);
+	if ((rc = km_audit_open(store, cfg.data_dir, host, &audit, err, sizeof err))) {
+		fprintf(stderr, "kamer serve: audit log: %s\n", err);
+		km_store_close(store);
+		return KM_EXIT_FAIL;
+	}
 	km_server_t *srv;
-	if ((rc = km_server_new(&cfg, store, cert, key, &srv, err, sizeof err))) {
+	km_server_opts_t so = { .cfg = &cfg, .store = store, .audit = audit, .server_key = server_key,
+				.cert_path = cert, .key_path = key };
+	rc = km_server_new(&so, &srv, err, sizeof err);
+	OPENSSL_cleanse(server_key, sizeof server_key);
+	if (rc) {
 		fprintf(stderr, "kamer serve: %s\n", err);
+		km_audit_free(audit);
 		km_store_close(store);
 		return KM_EXIT_FAIL;
 	}
@@ -176,6 +206,7 @@ int km_cmd_serve(int argc, char **argv)
 	km_info("serve", "stopping", "");
 	running = NULL;
 	km_server_free(srv);
+	km_audit_free(audit); /* writes a signed checkpoint */
 	km_store_close(store);
 	km_info("serve", "stopped", "");
 	return KM_EXIT_OK;

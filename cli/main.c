@@ -12,6 +12,9 @@ static const char usage[] =
 	"Commands:\n"
 	"  serve          run the server (HTTPS, WSS, media)\n"
 	"  config check   check the configuration and print the values in effect\n"
+	"  admin org      create and list organisations; show and set their policy\n"
+	"  admin user     add, list, disable, enable users; reset 2FA; new set-up link\n"
+	"  audit          verify the audit log, print its public key, sign a checkpoint\n"
 	"  version        print the version\n"
 	"\n"
 	"Every command takes --data DIR (env KAMER_DATA_DIR, default ./var),\n"
@@ -43,6 +46,10 @@ int main(int argc, char **argv)
 		return km_cmd_serve(argc - 1, argv + 1);
 	if (strcmp(cmd, "config") == 0)
 		return km_cmd_config(argc - 1, argv + 1);
+	if (strcmp(cmd, "admin") == 0)
+		return km_cmd_admin(argc - 1, argv + 1);
+	if (strcmp(cmd, "audit") == 0)
+		return km_cmd_audit(argc - 1, argv + 1);
 	fprintf(stderr, "kamer: unknown command '%s'\n\n%s", cmd, usage);
 	return KM_EXIT_USAGE;
 }

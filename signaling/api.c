@@ -1,11 +1,13 @@
-/* api.c — the JSON API: /healthz, /api/v1/version, and the test hooks
- * (/api/v1/test/..., only with test_hooks = true). Every error uses the one
- * format {"error": {"code": ..., "message": ...}}. lws service thread only. */
+/* api.c — the JSON API's router: route tables, the Origin check for
+ * state-changing requests, body parsing, the session and role checks, and
+ * the small endpoints (/healthz, version, test hooks). Every error uses the
+ * one format {"error": {"code": ..., "message": ...}}. Signaling thread only. */
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "signaling/http.h"
-#include "signaling/server_int.h"
+#include "signaling/api_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 json_t *km_api_body_object(km_http_req_t *req)
@@ -24,15 +26,15 @@ json_t *km_api_body_object(km_http_req_t *req)
 	return j;
 }
 
-static void healthz(km_server_t *srv, km_http_req_t *req)
+static void healthz(km_api_ctx_t *c)
 {
-	km_http_json(&req->resp, 200, json_pack("{s:s,s:i}", "status", "ok", "schema",
-					       km_store_schema_version(srv->store)));
+	km_http_json(c->resp, 200, json_pack("{s:s,s:i}", "status", "ok", "schema",
+					     km_store_schema_version(c->srv->store)));
 }
 
-static void version(km_server_t *srv, km_http_req_t *req)
+static void version(km_api_ctx_t *c)
 {
-	km_http_json(&req->resp, 200, json_pack("{s:s,s:s}", "version", KM_VERSION, "revision", KM_GIT_REV));
+	km_http_json(c->resp, 200, json_pack("{s:s,s:s}", "version", KM_VERSION, "revision", KM_GIT_REV));
 }
 
 /* Validates a probe key: 1..64 of [A-Za-z0-9_-]. */
@@ -42,75 +44,207 @@ static int probe_key_ok(const char *k)
 	if (n == 0 || n > 64)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		char c = k[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+		char ch = k[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      ch == '-' || ch == '_'))
 			return 0;
 	}
 	return 1;
 }
 
-static void probe_put(km_server_t *srv, km_http_req_t *req)
+static void probe_put(km_api_ctx_t *c)
 {
-	json_t *b = km_api_body_object(req);
-	if (!b)
-		return;
 	const char *key = NULL, *value = NULL;
 	json_error_t jerr;
-	if (json_unpack_ex(b, &jerr, JSON_STRICT, "{s:s,s:s}", "key", &key, "value", &value) != 0) {
-		km_http_error(&req->resp, 400, "invalid_body", "expected {\"key\": string, \"value\": string} and nothing else");
-	} else if (!probe_key_ok(key) || strlen(value) > 1024) {
-		km_http_error(&req->resp, 400, "invalid_field", "key must be 1-64 of A-Z a-z 0-9 - _, value at most 1024 bytes");
-	} else {
-		int rc = km_store_probe_put(srv->store, key, value);
-		if (rc == 0)
-			km_http_json(&req->resp, 201, json_pack("{s:s}", "key", key));
-		else if (rc == KM_EEXIST)
-			km_http_error(&req->resp, 409, "exists", "that key is already stored");
-		else {
-			km_error("api", "store_failed", "op=probe_put err=%s", km_err_name(rc));
-			km_http_error(&req->resp, 503, "store_failed", "could not save; nothing was stored");
-		}
-	}
-	json_decref(b);
-}
-
-static void probe_get(km_server_t *srv, km_http_req_t *req, const char *key)
-{
-	char val[1100];
-	if (!probe_key_ok(key)) {
-		km_http_error(&req->resp, 400, "invalid_field", "bad key");
+	if (json_unpack_ex(c->body, &jerr, JSON_STRICT, "{s:s,s:s}", "key", &key, "value", &value) != 0) {
+		km_http_error(c->resp, 400, "invalid_body", "expected {\"key\": string, \"value\": string} and nothing else");
 		return;
 	}
-	int rc = km_store_probe_get(srv->store, key, val, sizeof val);
+	if (!probe_key_ok(key) || strlen(value) > 1024) {
+		km_http_error(c->resp, 400, "invalid_field", "key must be 1-64 of A-Z a-z 0-9 - _, value at most 1024 bytes");
+		return;
+	}
+	int rc = km_store_probe_put(c->srv->store, key, value);
 	if (rc == 0)
-		km_http_json(&req->resp, 200, json_pack("{s:s,s:s}", "key", key, "value", val));
-	else if (rc == KM_ENOTFOUND)
-		km_http_error(&req->resp, 404, "not_found", "no such key");
+		km_http_json(c->resp, 201, json_pack("{s:s}", "key", key));
+	else if (rc == KM_EEXIST)
+		km_http_error(c->resp, 409, "exists", "that key is already stored");
 	else
-		km_http_error(&req->resp, 503, "store_failed", "could not read");
+		km_api_store_failed(c, "probe_put", rc);
+}
+
+static void probe_get(km_api_ctx_t *c)
+{
+	const char *key = c->req->path + strlen("/api/v1/test/probe/");
+	char val[1100];
+	if (!probe_key_ok(key)) {
+		km_http_error(c->resp, 400, "invalid_field", "bad key");
+		return;
+	}
+	int rc = km_store_probe_get(c->srv->store, key, val, sizeof val);
+	if (rc == 0)
+		km_http_json(c->resp, 200, json_pack("{s:s,s:s}", "key", key, "value", val));
+	else if (rc == KM_ENOTFOUND)
+		km_http_error(c->resp, 404, "not_found", "no such key");
+	else
+		km_api_store_failed(c, "probe_get", rc);
+}
+
+/* POST /api/v1/test/clock {"advance": seconds}: moves kamer's clock. */
+static void clock_advance(km_api_ctx_t *c)
+{
+	json_t *a = json_object_get(c->body, "advance");
+	if (!json_is_integer(a) || json_integer_value(a) < 0 || json_integer_value(a) > 400 * 86400) {
+		km_http_error(c->resp, 400, "invalid_field", "advance must be 0..34560000 seconds");
+		return;
+	}
+	km_clock_advance(json_integer_value(a));
+	km_warn("test", "clock_advanced", "seconds=%lld offset=%lld", (long long)json_integer_value(a),
+		(long long)km_clock_offset());
+	km_http_json(c->resp, 200, json_pack("{s:I}", "now", (json_int_t)km_clock_now()));
+}
+
+static const km_route_t base_routes[] = {
+	{ KM_GET, "/healthz", KM_AUTH_NONE, NULL, healthz },
+	{ KM_GET, "/api/v1/version", KM_AUTH_NONE, NULL, version },
+	{ 0, NULL, 0, NULL, NULL },
+};
+
+static const km_route_t test_routes[] = {
+	{ KM_POST, "/api/v1/test/probe", KM_AUTH_NONE, NULL, probe_put },
+	{ KM_GET, "/api/v1/test/probe/{key}", KM_AUTH_NONE, NULL, probe_get },
+	{ KM_POST, "/api/v1/test/clock", KM_AUTH_NONE, NULL, clock_advance },
+	{ 0, NULL, 0, NULL, NULL },
+};
+
+/* Matches path against pattern; "{id}" takes a positive decimal id (stored
+ * in *id), "{key}" any one segment. 1 on a match. */
+static int match(const char *pattern, const char *path, int64_t *id)
+{
+	while (*pattern && *path) {
+		if (strncmp(pattern, "{id}", 4) == 0) {
+			char *end;
+			if (*path < '1' || *path > '9')
+				return 0;
+			long long v = strtoll(path, &end, 10);
+			if (end - path > 15)
+				return 0;
+			*id = v;
+			path = end;
+			pattern += 4;
+		} else if (strncmp(pattern, "{key}", 5) == 0) {
+			while (*path && *path != '/')
+				path++;
+			pattern += 5;
+		} else if (*pattern++ != *path++) {
+			return 0;
+		}
+	}
+	return !*pattern && !*path;
+}
+
+static const km_route_t *find_route(const km_route_t *table, const char *path, int method, int64_t *id,
+				    int *path_matched)
+{
+	for (const km_route_t *r = table; r->pattern; r++) {
+		if (match(r->pattern, path, id)) {
+			*path_matched = 1;
+			if (r->method == method)
+				return r;
+		}
+	}
+	return NULL;
+}
+
+static int origin_ok(km_server_t *srv, const char *origin)
+{
+	if (!origin[0])
+		return 0;
+	for (int i = 0; i < 3; i++)
+		if (srv->origins[i][0] && strcmp(origin, srv->origins[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int stage_in(const char *stage, const char *list)
+{
+	size_t n = strlen(stage);
+	for (const char *p = list; p && *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (len == n && strncmp(p, stage, n) == 0)
+			return 1;
+		p += len + (comma ? 1 : 0);
+	}
+	return 0;
+}
+
+static void run_route(km_server_t *srv, km_http_req_t *req, const km_route_t *r, int64_t id, int is_test)
+{
+	km_api_ctx_t c;
+	memset(&c, 0, sizeof c);
+	c.srv = srv;
+	c.req = req;
+	c.resp = &req->resp;
+	c.now = km_clock_now();
+	c.id = id;
+	int changes = r->method != KM_GET;
+	if (changes && !is_test && !origin_ok(srv, req->origin)) {
+		km_warn("api", "origin_refused", "ip=%s", req->ip);
+		km_http_error(c.resp, 403, "origin_refused", "this request must come from kamer's own pages");
+		return;
+	}
+	if (r->method == KM_POST || r->method == KM_PUT || r->method == KM_PATCH) {
+		c.body = km_api_body_object(req);
+		if (!c.body)
+			return;
+	}
+	if (r->auth != KM_AUTH_NONE) {
+		if (km_auth_load(&c) != 0) {
+			km_http_error(c.resp, 401, "not_signed_in", "please sign in");
+			goto out;
+		}
+		if (r->auth == KM_AUTH_STAGE && !stage_in(c.sess.stage, r->stages)) {
+			km_http_error(c.resp, 403, "wrong_stage", "finish signing in first");
+			goto out;
+		}
+		if (r->auth >= KM_AUTH_FULL && strcmp(c.sess.stage, "full") != 0) {
+			km_http_error(c.resp, 403, "second_factor_required", "sign in with your second factor first");
+			goto out;
+		}
+		if (r->auth == KM_AUTH_ADMIN && strcmp(c.user.role, "admin") != 0) {
+			km_http_error(c.resp, 403, "forbidden", "only an administrator may do this");
+			goto out;
+		}
+	}
+	r->fn(&c);
+	if (!c.resp->status)
+		km_http_error(c.resp, 500, "internal", "no answer");
+out:
+	json_decref(c.body);
 }
 
 int km_api_dispatch(km_server_t *srv, km_http_req_t *req)
 {
 	const char *p = req->path;
-	int m = req->method;
-	if (strcmp(p, "/healthz") == 0) {
-		if (m == KM_GET)
-			healthz(srv, req);
-		else
-			km_http_error(&req->resp, 405, "method_not_allowed", "use GET");
-		return 1;
-	}
-	if (strncmp(p, "/api/", 5) != 0)
+	if (strcmp(p, "/healthz") != 0 && strncmp(p, "/api/", 5) != 0)
 		return 0;
-	if (strcmp(p, "/api/v1/version") == 0 && m == KM_GET) {
-		version(srv, req);
-	} else if (srv->cfg->test_hooks && strcmp(p, "/api/v1/test/probe") == 0 && m == KM_POST) {
-		probe_put(srv, req);
-	} else if (srv->cfg->test_hooks && strncmp(p, "/api/v1/test/probe/", 19) == 0 && m == KM_GET) {
-		probe_get(srv, req, p + 19);
-	} else {
-		km_http_error(&req->resp, 404, "not_found", "no such API endpoint");
+	const km_route_t *tables[] = { base_routes, km_api_auth_routes, km_api_admin_routes,
+				       srv->cfg->test_hooks ? test_routes : NULL };
+	int64_t id = 0;
+	int path_matched = 0;
+	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+		if (!tables[i])
+			continue;
+		const km_route_t *r = find_route(tables[i], p, req->method, &id, &path_matched);
+		if (r) {
+			run_route(srv, req, r, id, tables[i] == test_routes);
+			return 1;
+		}
 	}
+	if (path_matched)
+		km_http_error(&req->resp, 405, "method_not_allowed", "method not allowed here");
+	else
+		km_http_error(&req->resp, 404, "not_found", "no such API endpoint");
 	return 1;
 }

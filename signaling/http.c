@@ -59,9 +59,15 @@ static void resp_reset(km_http_resp_t *r)
 	memset(r, 0, sizeof *r);
 }
 
+/* Sets the response, keeping a cookie and disposition already chosen. */
 static void resp_set(km_http_resp_t *r, int status, const char *type, char *body, size_t len)
 {
+	char cookie[sizeof r->set_cookie], disp[sizeof r->disposition];
+	memcpy(cookie, r->set_cookie, sizeof cookie);
+	memcpy(disp, r->disposition, sizeof disp);
 	resp_reset(r);
+	memcpy(r->set_cookie, cookie, sizeof cookie);
+	memcpy(r->disposition, disp, sizeof disp);
 	r->status = status;
 	r->content_type = type;
 	r->body = body;
@@ -78,6 +84,12 @@ void km_http_json(km_http_resp_t *r, int status, json_t *json)
 		status = 500;
 	}
 	resp_set(r, status, "application/json", s, s ? strlen(s) : 0);
+	r->no_store = 1;
+}
+
+void km_http_raw(km_http_resp_t *r, int status, const char *content_type, char *body, size_t len)
+{
+	resp_set(r, status, content_type, body, len);
 	r->no_store = 1;
 }
 
@@ -152,6 +164,26 @@ static void serve_static(km_server_t *srv, km_http_req_t *req)
 	req->resp.no_store = strcmp(type, "text/html; charset=utf-8") == 0;
 }
 
+int km_http_query_get(const km_http_req_t *req, const char *name, char *buf, size_t len)
+{
+	size_t n = strlen(name);
+	const char *p = req->query;
+	while (*p) {
+		const char *amp = strchr(p, '&');
+		size_t seg = amp ? (size_t)(amp - p) : strlen(p);
+		if (seg > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+			size_t vl = seg - n - 1;
+			if (vl >= len)
+				return -1;
+			memcpy(buf, p + n + 1, vl);
+			buf[vl] = 0;
+			return 0;
+		}
+		p += seg + (amp ? 1 : 0);
+	}
+	return -1;
+}
+
 /* The path as it may appear in a log: tokens of join links are cut. */
 static const char *loggable_path(const char *path)
 {
@@ -200,6 +232,16 @@ int km_http_on_request(km_server_t *srv, struct lws *wsi, km_http_req_t *req, co
 	char *qm = strchr(req->path, '?');
 	if (qm)
 		*qm = 0;
+	req->query[0] = req->origin[0] = req->user_agent[0] = req->session[0] = 0;
+	if (lws_hdr_copy(wsi, req->query, sizeof req->query, WSI_TOKEN_HTTP_URI_ARGS) < 0)
+		req->query[0] = 0;
+	if (lws_hdr_copy(wsi, req->origin, sizeof req->origin, WSI_TOKEN_ORIGIN) < 0)
+		req->origin[0] = 0;
+	if (lws_hdr_copy(wsi, req->user_agent, sizeof req->user_agent, WSI_TOKEN_HTTP_USER_AGENT) < 0)
+		req->user_agent[0] = 0;
+	size_t clen = sizeof req->session;
+	if (lws_http_cookie_get(wsi, KM_SESSION_COOKIE, req->session, &clen) != 0)
+		req->session[0] = 0;
 
 	long wait = km_ratelimit_take(srv->rl, req->ip, km__now_ms());
 	if (wait > 0) {
@@ -284,6 +326,14 @@ static int write_headers(km_server_t *srv, struct lws *wsi, km_http_resp_t *r)
 		if (lws_add_http_header_by_name(wsi, (const uint8_t *)"retry-after:", (const uint8_t *)ra, n, &p, end))
 			return -1;
 	}
+	if (r->set_cookie[0] && lws_add_http_header_by_name(wsi, (const uint8_t *)"set-cookie:",
+							    (const uint8_t *)r->set_cookie,
+							    (int)strlen(r->set_cookie), &p, end))
+		return -1;
+	if (r->disposition[0] && lws_add_http_header_by_name(wsi, (const uint8_t *)"content-disposition:",
+							     (const uint8_t *)r->disposition,
+							     (int)strlen(r->disposition), &p, end))
+		return -1;
 	if (r->close_after && lws_add_http_header_by_name(wsi, (const uint8_t *)"connection:",
 							  (const uint8_t *)"close", 5, &p, end))
 		return -1;

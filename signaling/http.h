@@ -22,6 +22,8 @@ typedef struct km_http_resp {
 	int close_after;          /* close the connection once sent */
 	int no_store;             /* Cache-Control: no-store */
 	long retry_after;         /* seconds, 0 = none */
+	char set_cookie[256];     /* one Set-Cookie value, "" = none */
+	char disposition[128];    /* Content-Disposition value, "" = none */
 } km_http_resp_t;
 
 /* One HTTP request being read or answered (lives in the lws session data). */
@@ -29,6 +31,10 @@ typedef struct km_http_req {
 	int method;
 	char path[512];    /* without query string; may hold a token: never log it raw */
 	char ip[48];
+	char query[512];   /* URI arguments, '&'-joined, url-decoded by lws */
+	char session[64];  /* the session cookie's value, "" if none */
+	char origin[256];  /* the Origin header, "" if none */
+	char user_agent[128];
 	char *body;        /* owned, NUL-terminated */
 	size_t body_len;
 	int body_too_big;
@@ -46,12 +52,20 @@ void km_http_on_close(km_server_t *srv, km_http_req_t *req);
 
 /* Response builders for handlers. The json is taken (decref'd here). */
 void km_http_json(km_http_resp_t *r, int status, json_t *json);
+/* A response of another type; body is taken (freed by the response). */
+void km_http_raw(km_http_resp_t *r, int status, const char *content_type, char *body, size_t len);
 /* {"error": {"code": code, "message": message}} */
 void km_http_error(km_http_resp_t *r, int status, const char *code, const char *message);
 
 /* The JSON API (api.c): fills req->resp for a request under /api/ or
  * /healthz. Returns 1 if the path was an API path (resp filled), 0 if not. */
 int km_api_dispatch(km_server_t *srv, km_http_req_t *req);
+
+/* Copies the value of URI argument name into buf; 0 or -1 if absent. */
+int km_http_query_get(const km_http_req_t *req, const char *name, char *buf, size_t len);
+
+/* The session cookie's name (with the __Host- prefix). */
+#define KM_SESSION_COOKIE "__Host-kamer_session"
 
 /* Parses the request body as a JSON object, with a 400 error in resp if it
  * is not one. Returns new (caller decrefs) or NULL. */

@@ -5,7 +5,11 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/clock.h"
+#include "rooms/password.h"
 #include "signaling/server_int.h"
+
+#include <openssl/crypto.h>
 
 #include <errno.h>
 #include <arpa/inet.h>
@@ -185,9 +189,23 @@ static int port_free(const km_config_t *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-int km_server_new(const km_config_t *cfg, km_store_t *store, const char *cert_path,
-		  const char *key_path, km_server_t **out, char *err, size_t errlen)
+/* The origins a browser page of this kamer sends. */
+static void set_origins(km_server_t *srv)
 {
+	const km_config_t *cfg = srv->cfg;
+	snprintf(srv->origins[0], sizeof srv->origins[0], "https://localhost:%d", cfg->listen_port);
+	snprintf(srv->origins[1], sizeof srv->origins[1], "https://127.0.0.1:%d", cfg->listen_port);
+	snprintf(srv->origins[2], sizeof srv->origins[2], "%s", cfg->public_url);
+	if (cfg->listen_port == 443) {
+		snprintf(srv->origins[0], sizeof srv->origins[0], "https://localhost");
+		snprintf(srv->origins[1], sizeof srv->origins[1], "https://127.0.0.1");
+	}
+}
+
+int km_server_new(const km_server_opts_t *opts, km_server_t **out, char *err, size_t errlen)
+{
+	const km_config_t *cfg = opts->cfg;
+	const char *cert_path = opts->cert_path, *key_path = opts->key_path;
 	*out = NULL;
 	int rc = port_free(cfg, err, errlen);
 	if (rc)
@@ -196,7 +214,15 @@ int km_server_new(const km_config_t *cfg, km_store_t *store, const char *cert_pa
 	if (!srv)
 		return KM_ENOMEM;
 	srv->cfg = cfg;
-	srv->store = store;
+	srv->store = opts->store;
+	srv->audit = opts->audit;
+	memcpy(srv->server_key, opts->server_key, sizeof srv->server_key);
+	set_origins(srv);
+	srv->throttle = km_throttle_new(8192, 3, 60000);
+	if (!srv->throttle || km_password_hash("kamer-timing-equaliser", srv->dummy_hash, sizeof srv->dummy_hash)) {
+		rc = KM_ENOMEM;
+		goto fail;
+	}
 	struct rlimit rl;
 	srv->fd_max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1048576 ? (int)rl.rlim_cur : 65536;
 	srv->fd_counted = calloc((size_t)srv->fd_max, sizeof *srv->fd_counted);
@@ -255,8 +281,19 @@ fail:
 	return rc;
 }
 
+#define CHECKPOINT_US (600 * (lws_usec_t)LWS_US_PER_SEC)
+
+static void checkpoint_timer(lws_sorted_usec_list_t *sul)
+{
+	km_server_t *srv = lws_container_of(sul, km_server_t, sul_checkpoint);
+	if (srv->audit && km_audit_checkpoint(srv->audit, (time_t)km_clock_now()) != 0)
+		km_error("audit", "checkpoint_failed", "");
+	lws_sul_schedule(srv->ctx, 0, &srv->sul_checkpoint, checkpoint_timer, CHECKPOINT_US);
+}
+
 int km_server_run(km_server_t *srv)
 {
+	lws_sul_schedule(srv->ctx, 0, &srv->sul_checkpoint, checkpoint_timer, CHECKPOINT_US);
 	while (!srv->stopping)
 		if (lws_service(srv->ctx, 0) < 0)
 			break;
@@ -277,6 +314,8 @@ void km_server_free(km_server_t *srv)
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);
 	km_ratelimit_free(srv->rl);
+	km_throttle_free(srv->throttle);
+	OPENSSL_cleanse(srv->server_key, sizeof srv->server_key);
 	free(srv->fd_counted);
 	free(srv->fd_ip);
 	free(srv);

@@ -6,17 +6,26 @@
 #define KM_SERVER_H
 
 #include "core/config.h"
+#include "rooms/audit.h"
 #include "rooms/store.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct km_server km_server_t;
 
-/* Creates the server and binds its port. cfg and store are borrowed and must
- * outlive the server. cert/key are PEM file paths. Returns KM_EBUSY if the
- * port is taken, KM_EIO/KM_ECRYPTO with a reason otherwise. */
-int km_server_new(const km_config_t *cfg, km_store_t *store, const char *cert_path,
-		  const char *key_path, km_server_t **out, char *err, size_t errlen);
+/* What the server needs; everything borrowed, must outlive the server. */
+typedef struct km_server_opts {
+	const km_config_t *cfg;
+	km_store_t *store;
+	km_audit_t *audit;
+	const uint8_t *server_key; /* 32 bytes: seals TOTP secrets (rooms/secretbox.h) */
+	const char *cert_path, *key_path; /* PEM files for TLS */
+} km_server_opts_t;
+
+/* Creates the server and binds its port. Returns KM_EBUSY if the port is
+ * taken, KM_EIO/KM_ECRYPTO with a reason otherwise. */
+int km_server_new(const km_server_opts_t *opts, km_server_t **out, char *err, size_t errlen);
 
 /* Runs the event loop until km_server_stop. Returns 0. */
 int km_server_run(km_server_t *srv);

@@ -5,6 +5,7 @@
 #include "signaling/http.h"
 #include "signaling/ratelimit.h"
 #include "signaling/server.h"
+#include "signaling/throttle.h"
 #include "signaling/ws.h"
 
 #include <signal.h>
@@ -13,7 +14,13 @@
 struct km_server {
 	const km_config_t *cfg;
 	km_store_t *store;
+	km_audit_t *audit;
+	uint8_t server_key[32];
+	km_throttle_t *throttle;   /* failed sign-in attempts per IP and per account */
+	char dummy_hash[192];      /* verified against for unknown accounts (same timing) */
+	char origins[3][300];      /* accepted Origin values */
 	struct lws_context *ctx;
+	lws_sorted_usec_list_t sul_checkpoint; /* audit checkpoint every 10 minutes */
 	struct lws_vhost *vh;
 	km_ratelimit_t *rl;
 	volatile sig_atomic_t stopping;

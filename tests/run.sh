@@ -50,6 +50,10 @@ run_integration() {
 	KAMER_BIN=${KAMER_BIN:-build/asan/kamer} node --test --test-concurrency=1 tests/integration/
 }
 
+run_web() {
+	node --test tests/web/
+}
+
 run_crash() {
 	KAMER_BIN=build/release/kamer CRASH_TRIALS=${CRASH_TRIALS:-20} node tests/crash/crash_test.mjs
 }
@@ -57,6 +61,7 @@ run_crash() {
 suite unit-release run_units release
 suite unit-asan run_units asan
 [ -d tests/fuzz ] && [ -n "$(ls tests/fuzz/*/*_fuzz.c 2>/dev/null)" ] && suite fuzz run_fuzz
+[ -d tests/web ] && suite web run_web
 suite integration run_integration
 [ -f tests/crash/crash_test.mjs ] && suite crash run_crash
 

@@ -1,5 +1,7 @@
 // i18n.js — the string catalogues (one file per language in i18n/) and the
-// language switch. No DOM work besides applying strings to [data-i18n].
+// language switch. No DOM work besides applying strings to elements marked
+// with data-i18n (text), data-i18n-label (aria-label) and data-i18n-alt (alt);
+// data-i18n-args holds a JSON object of {name} values for the text.
 const SUPPORTED = ['nl', 'en'];
 const catalogues = {};
 
@@ -21,17 +23,35 @@ export async function load(lang) {
   return catalogues[lang];
 }
 
-export function t(lang, key) {
+// The string for key in lang with {name} replaced from vars; the key itself
+// when the catalogue lacks it.
+export function t(lang, key, vars) {
   const c = catalogues[lang] || {};
-  return key in c ? c[key] : key;
+  const s = key in c ? c[key] : key;
+  if (!vars) return s;
+  return s.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
 }
 
+function argsOf(el) {
+  if (!el.dataset.i18nArgs) return undefined;
+  try {
+    return JSON.parse(el.dataset.i18nArgs);
+  } catch {
+    return undefined;
+  }
+}
+
+// Loads lang, applies it to the document and announces the change with the
+// event 'kamer:lang' on document (pages re-render dates and tables on it).
 export async function apply(lang) {
   await load(lang);
   document.documentElement.lang = lang;
-  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(lang, el.dataset.i18n);
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(lang, el.dataset.i18n, argsOf(el));
+  for (const el of document.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(lang, el.dataset.i18nLabel));
+  for (const el of document.querySelectorAll('[data-i18n-alt]')) el.setAttribute('alt', t(lang, el.dataset.i18nAlt));
   for (const b of document.querySelectorAll('button.lang')) b.setAttribute('aria-pressed', String(b.dataset.lang === lang));
   localStorage.setItem('kamer.lang', lang);
+  document.dispatchEvent(new CustomEvent('kamer:lang', { detail: lang }));
 }
 
 export function wireSwitch() {

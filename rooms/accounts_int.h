@@ -1,0 +1,56 @@
+/* accounts_int.h — helpers shared by the accounts_*.c files: transactions
+ * and one-shot parameterised statements. Nothing outside rooms/accounts*.c
+ * includes it.
+ *
+ * Threading: as the store. */
+#ifndef KM_ACCOUNTS_INT_H
+#define KM_ACCOUNTS_INT_H
+
+#include "rooms/accounts.h"
+#include "rooms/store_int.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A write transaction: BEGIN IMMEDIATE, or a SAVEPOINT when the caller
+ * already holds a transaction on the store (so that a caller may wrap an
+ * accounts write and its audit row in one transaction). */
+typedef struct km__acc_tx {
+	int nested;
+} km__acc_tx_t;
+
+int km__acc_begin(km_store_t *s, km__acc_tx_t *tx);
+/* Commits when rc == 0, else rolls back. Returns rc, or KM_ESTORE when
+ * the commit itself failed (then everything was rolled back). */
+int km__acc_end(km_store_t *s, km__acc_tx_t *tx, int rc);
+
+/* Prepares sql and binds the arguments described by types, one char per
+ * '?': 'i' int64_t, 'l' long, 't' const char * (NULL binds NULL), 'b' a
+ * blob as (const uint8_t *, size_t), 'n' NULL (no argument). *out is new
+ * (sqlite3_finalize). Returns 0 or KM_ESTORE. */
+int km__acc_prepare(km_store_t *s, sqlite3_stmt **out, const char *sql, const char *types, ...);
+/* Prepares, binds as above and steps a statement that returns no rows.
+ * *changes (may be NULL) gets the number of rows changed. Returns 0,
+ * KM_EEXIST on a UNIQUE/PRIMARY KEY violation, KM_ENOTFOUND on a foreign
+ * key violation, KM_ESTORE otherwise. */
+int km__acc_exec(km_store_t *s, int *changes, const char *sql, const char *types, ...);
+
+/* Copies column col of st (text) into out (len bytes); "" for NULL.
+ * Returns 0, or KM_ESTORE when it does not fit. */
+int km__acc_col_text(sqlite3_stmt *st, int col, char *out, size_t len);
+
+/* The SHA-256 hex of a token; KM_EINVAL for NULL or an over-long token. */
+int km__acc_token_hash(const char *token, char out[65]);
+
+/* 1 if s (len bytes) is valid UTF-8 without control characters. */
+int km__acc_clean_text(const char *s, size_t len);
+
+/* Inside a transaction: replaces user_id's set-up link by a new one valid
+ * 24 h from now; token gets the link's token. 0, KM_ECRYPTO or KM_ESTORE. */
+int km__acc_setup_link_put(km_store_t *s, int64_t user_id, int64_t now, char token[KM_TOKEN_LEN]);
+
+/* Inside a transaction: ends all of user_id's sessions except except_id
+ * (0: all). 0 or KM_ESTORE. */
+int km__acc_sessions_end(km_store_t *s, int64_t user_id, int64_t except_id);
+
+#endif
