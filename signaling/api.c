@@ -94,14 +94,21 @@ static void probe_get(km_api_ctx_t *c)
 static void clock_advance(km_api_ctx_t *c)
 {
 	json_t *a = json_object_get(c->body, "advance");
-	if (!json_is_integer(a) || json_integer_value(a) < 0 || json_integer_value(a) > 400 * 86400) {
-		km_http_error(c->resp, 400, "invalid_field", "advance must be 0..34560000 seconds");
+	if (!json_is_integer(a) || json_integer_value(a) < 0 || json_integer_value(a) > 4000LL * 86400) {
+		km_http_error(c->resp, 400, "invalid_field", "advance must be 0 to 4000 days in seconds");
 		return;
 	}
 	km_clock_advance(json_integer_value(a));
 	km_warn("test", "clock_advanced", "seconds=%lld offset=%lld", (long long)json_integer_value(a),
 		(long long)km_clock_offset());
 	km_http_json(c->resp, 200, json_pack("{s:I}", "now", (json_int_t)km_clock_now()));
+}
+
+/* POST /api/v1/test/retention: runs the daily retention purge now. */
+static void retention_now(km_api_ctx_t *c)
+{
+	km__server_retention(c->srv);
+	km_http_json(c->resp, 200, json_object());
 }
 
 static const km_route_t base_routes[] = {
@@ -114,6 +121,7 @@ static const km_route_t test_routes[] = {
 	{ KM_POST, "/api/v1/test/probe", KM_AUTH_NONE, NULL, probe_put },
 	{ KM_GET, "/api/v1/test/probe/{key}", KM_AUTH_NONE, NULL, probe_get },
 	{ KM_POST, "/api/v1/test/clock", KM_AUTH_NONE, NULL, clock_advance },
+	{ KM_POST, "/api/v1/test/retention", KM_AUTH_NONE, NULL, retention_now },
 	{ 0, NULL, 0, NULL, NULL },
 };
 

@@ -6,6 +6,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/clock.h"
+#include "rooms/accounts.h"
 #include "rooms/password.h"
 #include "signaling/server_int.h"
 
@@ -291,9 +292,41 @@ static void checkpoint_timer(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(srv->ctx, 0, &srv->sul_checkpoint, checkpoint_timer, CHECKPOINT_US);
 }
 
+#define RETENTION_US (86400 * (lws_usec_t)LWS_US_PER_SEC)
+
+/* Deletes each organisation's audit rows older than its retention
+ * (the purge records itself in the chain). */
+void km__server_retention(km_server_t *srv)
+{
+	km_org_t *orgs = NULL;
+	size_t n = 0;
+	if (srv->audit && km_accounts_org_list(srv->store, &orgs, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			km_policy_t p;
+			int64_t removed = 0;
+			if (km_accounts_policy_get(srv->store, orgs[i].id, &p) != 0)
+				continue;
+			time_t before = (time_t)(km_clock_now() - p.audit_retention_days * 86400);
+			if (km_audit_purge(srv->audit, orgs[i].id, before, &removed) != 0)
+				km_error("audit", "purge_failed", "org=%lld", (long long)orgs[i].id);
+			else if (removed)
+				km_info("audit", "purged", "org=%lld rows=%lld", (long long)orgs[i].id, (long long)removed);
+		}
+		free(orgs);
+	}
+}
+
+static void retention_timer(lws_sorted_usec_list_t *sul)
+{
+	km_server_t *srv = lws_container_of(sul, km_server_t, sul_retention);
+	km__server_retention(srv);
+	lws_sul_schedule(srv->ctx, 0, &srv->sul_retention, retention_timer, RETENTION_US);
+}
+
 int km_server_run(km_server_t *srv)
 {
 	lws_sul_schedule(srv->ctx, 0, &srv->sul_checkpoint, checkpoint_timer, CHECKPOINT_US);
+	lws_sul_schedule(srv->ctx, 0, &srv->sul_retention, retention_timer, 5 * (lws_usec_t)LWS_US_PER_SEC);
 	while (!srv->stopping)
 		if (lws_service(srv->ctx, 0) < 0)
 			break;

@@ -21,6 +21,7 @@ struct km_server {
 	char origins[3][300];      /* accepted Origin values */
 	struct lws_context *ctx;
 	lws_sorted_usec_list_t sul_checkpoint; /* audit checkpoint every 10 minutes */
+	lws_sorted_usec_list_t sul_retention;  /* retention purge, at start and daily */
 	struct lws_vhost *vh;
 	km_ratelimit_t *rl;
 	volatile sig_atomic_t stopping;
@@ -39,5 +40,7 @@ typedef struct km_conn {
 } km_conn_t;
 
 uint64_t km__now_ms(void);
+/* Applies every organisation's retention to the audit log now. */
+void km__server_retention(km_server_t *srv);
 
 #endif

@@ -4,6 +4,7 @@
 // isolation (table-driven over every admin endpoint), Origin checks, bad
 // input, and the audit chain. Time moves with kamer's test clock.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { runCli, startKamer } from './lib/kamer.mjs';
 import { Client, totp } from './lib/client.mjs';
@@ -301,5 +302,23 @@ describe('accounts and sign-in', () => {
     const r = cli('audit', 'verify');
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /intact/);
+  });
+
+  test('audit retention: at least 2 years; older rows purged, the purge audited, the chain intact', async () => {
+    let r = cli('admin', 'org', 'policy', orgB, '--set', 'audit_retention_days=365');
+    assert.equal(r.status, 2, 'less than 2 years is refused');
+    assert.equal(cli('admin', 'org', 'policy', orgB, '--set', 'audit_retention_days=730').status, 0);
+    const rows = (org) => {
+      const q = spawnSync('sqlite3', [`${k.dataDir}/kamer.db`, `SELECT count(*) FROM audit WHERE org_id = (SELECT id FROM orgs WHERE name = '${org}')`], { encoding: 'utf8' });
+      return Number(q.stdout.trim());
+    };
+    const beforeA = rows(orgA), beforeB = rows(orgB);
+    assert.ok(beforeB > 3);
+    await advance(731 * 86400);
+    assert.equal((await new Client(k).post('/api/v1/test/retention', {})).status, 200);
+    assert.equal(rows(orgA), beforeA, 'org A keeps 5 years');
+    assert.ok(rows(orgB) <= 2, `org B purged to the newest row and the purge row: ${rows(orgB)}`);
+    r = cli('audit', 'verify');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
   });
 });
