@@ -54,6 +54,10 @@ run_web() {
 	node --test tests/web/
 }
 
+run_e2e() {
+	KAMER_BIN=${KAMER_BIN:-build/release/kamer} node --test --test-concurrency=1 tests/e2e/
+}
+
 run_crash() {
 	KAMER_BIN=build/release/kamer CRASH_TRIALS=${CRASH_TRIALS:-20} node tests/crash/crash_test.mjs
 }
@@ -63,6 +67,7 @@ suite unit-asan run_units asan
 [ -d tests/fuzz ] && [ -n "$(ls tests/fuzz/*/*_fuzz.c 2>/dev/null)" ] && suite fuzz run_fuzz
 [ -d tests/web ] && suite web run_web
 suite integration run_integration
+[ -d tests/e2e ] && suite e2e run_e2e
 [ -f tests/crash/crash_test.mjs ] && suite crash run_crash
 
 end_all=$(date +%s)
