@@ -1,0 +1,427 @@
+/* ice.c — one libnice agent per WebRTC connection: one stream, one UDP
+ * component, full ICE with trickle, regular nomination and RFC 7675 consent
+ * freshness. Why full and not lite, and the threading rule: media/ice.h. */
+#include "media/ice.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include <agent.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+#define COMPONENT 1
+#define LOCAL_UFRAG_LEN 8
+#define LOCAL_PWD_LEN 24
+
+struct km_ice {
+	NiceAgent *agent;
+	GMainContext *ctx;
+	guint stream;
+	km_ice_config_t cb; /* callbacks and ud; addresses are not kept */
+	km_ice_state_t state;
+	int in_cb;  /* depth of calls into the caller's callbacks */
+	int doomed; /* km_ice_free was called from inside a callback */
+	char ufrag[LOCAL_UFRAG_LEN + 1];
+	char pwd[LOCAL_PWD_LEN + 1];
+};
+
+const char *km_ice_state_name(km_ice_state_t s)
+{
+	switch (s) {
+	case KM_ICE_NEW: return "new";
+	case KM_ICE_GATHERING: return "gathering";
+	case KM_ICE_CHECKING: return "checking";
+	case KM_ICE_CONNECTED: return "connected";
+	case KM_ICE_READY: return "ready";
+	case KM_ICE_FAILED: return "failed";
+	case KM_ICE_DISCONNECTED: return "disconnected";
+	}
+	return "unknown";
+}
+
+km_ice_state_t km_ice_state(const km_ice_t *ice)
+{
+	return ice ? ice->state : KM_ICE_FAILED;
+}
+
+/* ---- releasing the agent ---- */
+
+static void release(km_ice_t *ice)
+{
+	if (ice->agent)
+		g_object_unref(ice->agent);
+	g_main_context_unref(ice->ctx);
+	free(ice);
+}
+
+static gboolean release_tick(gpointer p)
+{
+	return G_SOURCE_REMOVE; /* the destroy notify does the work */
+}
+
+static void release_notify(gpointer p)
+{
+	release(p);
+}
+
+/* After a callback into the caller: if it freed the endpoint, release it
+ * on the next loop iteration, outside libnice's own call stack. */
+static void leave_cb(km_ice_t *ice)
+{
+	GSource *src;
+
+	if (--ice->in_cb > 0 || !ice->doomed)
+		return;
+	src = g_idle_source_new();
+	g_source_set_priority(src, G_PRIORITY_DEFAULT);
+	g_source_set_callback(src, release_tick, ice, release_notify);
+	g_source_attach(src, ice->ctx);
+	g_source_unref(src);
+}
+
+void km_ice_free(km_ice_t *ice)
+{
+	if (!ice || ice->doomed)
+		return;
+	ice->doomed = 1;
+	if (ice->agent) {
+		g_signal_handlers_disconnect_by_data(ice->agent, ice);
+		if (ice->stream)
+			nice_agent_attach_recv(ice->agent, ice->stream, COMPONENT, ice->ctx, NULL,
+					       NULL);
+	}
+	if (ice->in_cb == 0)
+		release(ice);
+}
+
+/* ---- libnice signals ---- */
+
+static km_ice_state_t map_state(guint s)
+{
+	switch (s) {
+	case NICE_COMPONENT_STATE_GATHERING: return KM_ICE_GATHERING;
+	case NICE_COMPONENT_STATE_CONNECTING: return KM_ICE_CHECKING;
+	case NICE_COMPONENT_STATE_CONNECTED: return KM_ICE_CONNECTED;
+	case NICE_COMPONENT_STATE_READY: return KM_ICE_READY;
+	case NICE_COMPONENT_STATE_FAILED: return KM_ICE_FAILED;
+	default: return KM_ICE_DISCONNECTED;
+	}
+}
+
+static void on_state_changed(NiceAgent *agent, guint stream, guint component, guint state,
+			     gpointer p)
+{
+	km_ice_t *ice = p;
+	km_ice_state_t s = map_state(state);
+
+	if (stream != ice->stream || component != COMPONENT || s == ice->state)
+		return;
+	km_debug("ice", "state", "ice=%p from=%s to=%s", (void *)ice, km_ice_state_name(ice->state),
+		 km_ice_state_name(s));
+	ice->state = s;
+	if (!ice->cb.on_state)
+		return;
+	ice->in_cb++;
+	ice->cb.on_state(ice->cb.ud, s);
+	leave_cb(ice);
+}
+
+static void on_new_candidate(NiceAgent *agent, NiceCandidate *c, gpointer p)
+{
+	km_ice_t *ice = p;
+	gchar *sdp;
+
+	if (c->stream_id != ice->stream || c->component_id != COMPONENT ||
+	    c->transport != NICE_CANDIDATE_TRANSPORT_UDP ||
+	    c->type == NICE_CANDIDATE_TYPE_PEER_REFLEXIVE || !ice->cb.on_local_candidate)
+		return;
+	sdp = nice_agent_generate_local_candidate_sdp(agent, c);
+	if (!sdp || strncmp(sdp, "a=candidate:", 12) != 0) {
+		g_free(sdp);
+		return;
+	}
+	ice->in_cb++;
+	ice->cb.on_local_candidate(ice->cb.ud, sdp + 2);
+	g_free(sdp);
+	leave_cb(ice);
+}
+
+static void on_gathering_done(NiceAgent *agent, guint stream, gpointer p)
+{
+	km_ice_t *ice = p;
+
+	if (stream != ice->stream || !ice->cb.on_local_candidate)
+		return;
+	ice->in_cb++;
+	ice->cb.on_local_candidate(ice->cb.ud, NULL);
+	leave_cb(ice);
+}
+
+/* The packet path: libnice's buffer straight to the caller. */
+static void on_nice_recv(NiceAgent *agent, guint stream, guint component, guint len, gchar *buf,
+			 gpointer p)
+{
+	km_ice_t *ice = p;
+
+	if (!ice->cb.on_recv || len == 0)
+		return;
+	ice->in_cb++;
+	ice->cb.on_recv(ice->cb.ud, (const uint8_t *)buf, len);
+	leave_cb(ice);
+}
+
+/* ---- setting up ---- */
+
+/* RFC 8839 ice-char: ALPHA / DIGIT / "+" / "/". 64 of them, so a random
+ * byte's low 6 bits pick one without bias. */
+static const char ice_chars[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int random_ice_string(char *out, size_t n)
+{
+	uint8_t rnd[LOCAL_PWD_LEN];
+	size_t i;
+
+	if (n > sizeof(rnd) || getrandom(rnd, n, 0) != (ssize_t)n)
+		return KM_ECRYPTO;
+	for (i = 0; i < n; i++)
+		out[i] = ice_chars[rnd[i] & 63];
+	out[n] = '\0';
+	return 0;
+}
+
+static int add_addresses(km_ice_t *ice, const km_ice_config_t *cfg, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (!cfg->addresses || cfg->n_addresses == 0 || cfg->n_addresses > KM_ICE_MAX_ADDRS)
+		return km_errf(KM_EINVAL, err, errlen, "need 1 to %d local addresses",
+			       KM_ICE_MAX_ADDRS);
+	for (i = 0; i < cfg->n_addresses; i++) {
+		NiceAddress a;
+
+		nice_address_init(&a);
+		if (!cfg->addresses[i] || !nice_address_set_from_string(&a, cfg->addresses[i]))
+			return km_errf(KM_EINVAL, err, errlen,
+				       "local address %zu is not a numeric IP address", i);
+		if (!nice_agent_add_local_address(ice->agent, &a))
+			return km_errf(KM_EIO, err, errlen, "libnice refused local address %zu", i);
+	}
+	return 0;
+}
+
+static int setup_stream(km_ice_t *ice, const km_ice_config_t *cfg, char *err, size_t errlen)
+{
+	ice->stream = nice_agent_add_stream(ice->agent, 1);
+	if (ice->stream == 0)
+		return km_errf(KM_EIO, err, errlen, "libnice could not add a stream");
+	if (cfg->port_min)
+		nice_agent_set_port_range(ice->agent, ice->stream, COMPONENT, cfg->port_min,
+					  cfg->port_max);
+	if (random_ice_string(ice->ufrag, LOCAL_UFRAG_LEN) < 0 ||
+	    random_ice_string(ice->pwd, LOCAL_PWD_LEN) < 0)
+		return km_errf(KM_ECRYPTO, err, errlen, "getrandom failed");
+	if (!nice_agent_set_local_credentials(ice->agent, ice->stream, ice->ufrag, ice->pwd))
+		return km_errf(KM_EIO, err, errlen, "libnice refused the local credentials");
+	g_signal_connect(ice->agent, "component-state-changed", G_CALLBACK(on_state_changed), ice);
+	g_signal_connect(ice->agent, "new-candidate-full", G_CALLBACK(on_new_candidate), ice);
+	g_signal_connect(ice->agent, "candidate-gathering-done", G_CALLBACK(on_gathering_done),
+			 ice);
+	if (!nice_agent_attach_recv(ice->agent, ice->stream, COMPONENT, ice->ctx, on_nice_recv,
+				    ice))
+		return km_errf(KM_EIO, err, errlen, "libnice could not attach the receiver");
+	return 0;
+}
+
+int km_ice_new(GMainContext *ctx, const km_ice_config_t *cfg, int controlling, km_ice_t **out,
+	       char *err, size_t errlen)
+{
+	km_ice_t *ice;
+	int rc;
+
+	if (!ctx || !cfg || !out)
+		return km_errf(KM_EINVAL, err, errlen, "missing argument");
+	*out = NULL;
+	if ((cfg->port_min == 0) != (cfg->port_max == 0) || cfg->port_min > cfg->port_max)
+		return km_errf(KM_EINVAL, err, errlen, "bad UDP port range %u-%u",
+			       (unsigned)cfg->port_min, (unsigned)cfg->port_max);
+	ice = calloc(1, sizeof(*ice));
+	if (!ice)
+		return km_errf(KM_ENOMEM, err, errlen, "out of memory");
+	ice->ctx = g_main_context_ref(ctx);
+	ice->cb = *cfg;
+	ice->cb.addresses = NULL;
+	ice->cb.n_addresses = 0;
+	ice->state = KM_ICE_NEW;
+	ice->agent = nice_agent_new_full(ctx, NICE_COMPATIBILITY_RFC5245,
+					 NICE_AGENT_OPTION_ICE_TRICKLE |
+						 NICE_AGENT_OPTION_CONSENT_FRESHNESS |
+						 NICE_AGENT_OPTION_REGULAR_NOMINATION);
+	if (!ice->agent) {
+		rc = km_errf(KM_EIO, err, errlen, "libnice could not make an agent");
+		goto fail;
+	}
+	g_object_set(ice->agent, "upnp", FALSE, "ice-tcp", FALSE, "ice-udp", TRUE,
+		     "controlling-mode", controlling ? TRUE : FALSE, NULL);
+	rc = add_addresses(ice, cfg, err, errlen);
+	if (rc < 0)
+		goto fail;
+	rc = setup_stream(ice, cfg, err, errlen);
+	if (rc < 0)
+		goto fail;
+	*out = ice;
+	return 0;
+fail:
+	km_ice_free(ice);
+	return rc;
+}
+
+int km_ice_gather(km_ice_t *ice, char *err, size_t errlen)
+{
+	if (!ice || ice->doomed)
+		return km_errf(KM_EINVAL, err, errlen, "no endpoint");
+	if (!nice_agent_gather_candidates(ice->agent, ice->stream))
+		return km_errf(KM_EIO, err, errlen,
+			       "gathering failed (no free port in the range, or an address "
+			       "that is not local)");
+	return 0;
+}
+
+int km_ice_local_credentials(km_ice_t *ice, char ufrag[KM_ICE_CRED_MAX],
+			     char pwd[KM_ICE_CRED_MAX])
+{
+	if (!ice || !ufrag || !pwd)
+		return KM_EINVAL;
+	memcpy(ufrag, ice->ufrag, sizeof(ice->ufrag));
+	memcpy(pwd, ice->pwd, sizeof(ice->pwd));
+	return 0;
+}
+
+/* 1 when s is min..max ice-chars (RFC 8839). */
+static int valid_ice_string(const char *s, size_t min, size_t max)
+{
+	size_t n;
+
+	if (!s)
+		return 0;
+	n = strlen(s);
+	return n >= min && n <= max && strspn(s, ice_chars) == n;
+}
+
+int km_ice_set_remote_credentials(km_ice_t *ice, const char *ufrag, const char *pwd, char *err,
+				  size_t errlen)
+{
+	if (!ice || ice->doomed)
+		return km_errf(KM_EINVAL, err, errlen, "no endpoint");
+	if (!valid_ice_string(ufrag, 4, 256))
+		return km_errf(KM_EINVAL, err, errlen, "ice-ufrag is not 4-256 ice-chars");
+	if (!valid_ice_string(pwd, 22, 256))
+		return km_errf(KM_EINVAL, err, errlen, "ice-pwd is not 22-256 ice-chars");
+	if (!nice_agent_set_remote_credentials(ice->agent, ice->stream, ufrag, pwd))
+		return km_errf(KM_EIO, err, errlen, "libnice refused the remote credentials");
+	return 0;
+}
+
+/* Copies the idx-th space-separated field of s into out (cap bytes).
+ * Returns 1, or 0 when there is no such field or it does not fit. */
+static int field(const char *s, int idx, char *out, size_t cap)
+{
+	size_t n;
+
+	for (;;) {
+		s += strspn(s, " ");
+		if (*s == '\0')
+			return 0;
+		n = strcspn(s, " ");
+		if (idx-- == 0)
+			break;
+		s += n;
+	}
+	if (n >= cap)
+		return 0;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 1;
+}
+
+/* Sorts a well-formed line into usable (0), unusable here (KM_ICE_IGNORED)
+ * or malformed (KM_EINVAL). line starts at "candidate:". */
+static int classify_candidate(const char *line, char *err, size_t errlen)
+{
+	char comp[8], transport[16], addr[256], port[8];
+	NiceAddress a;
+	size_t alen;
+
+	if (!field(line, 1, comp, sizeof(comp)) || !field(line, 2, transport, sizeof(transport)) ||
+	    !field(line, 4, addr, sizeof(addr)) || !field(line, 5, port, sizeof(port)))
+		return km_errf(KM_EINVAL, err, errlen, "candidate has too few fields");
+	if (strcasecmp(transport, "udp") != 0)
+		return KM_ICE_IGNORED;
+	if (strcmp(comp, "1") != 0)
+		return KM_ICE_IGNORED;
+	nice_address_init(&a);
+	if (!nice_address_set_from_string(&a, addr)) {
+		alen = strlen(addr);
+		if (alen > 6 && strcasecmp(addr + alen - 6, ".local") == 0)
+			return KM_ICE_IGNORED; /* mDNS: cannot be resolved here */
+		return km_errf(KM_EINVAL, err, errlen, "candidate address is not an IP address");
+	}
+	if (strspn(port, "0123456789") != strlen(port) || atoi(port) < 1 || atoi(port) > 65535)
+		return km_errf(KM_EINVAL, err, errlen, "candidate port is not 1-65535");
+	return 0;
+}
+
+int km_ice_add_remote_candidate(km_ice_t *ice, const char *candidate, char *err, size_t errlen)
+{
+	char line[KM_ICE_CANDIDATE_MAX + 3];
+	NiceCandidate *c;
+	GSList list = { 0 };
+	int rc, n;
+
+	if (!ice || ice->doomed || !candidate)
+		return km_errf(KM_EINVAL, err, errlen, "missing argument");
+	if (strncmp(candidate, "a=", 2) == 0)
+		candidate += 2;
+	if (strncmp(candidate, "candidate:", 10) != 0)
+		return km_errf(KM_EINVAL, err, errlen, "not a candidate line");
+	if (strlen(candidate) > KM_ICE_CANDIDATE_MAX)
+		return km_errf(KM_ETOOBIG, err, errlen, "candidate line over %d characters",
+			       KM_ICE_CANDIDATE_MAX);
+	rc = classify_candidate(candidate, err, errlen);
+	if (rc != 0)
+		return rc;
+	snprintf(line, sizeof(line), "a=%s", candidate);
+	c = nice_agent_parse_remote_candidate_sdp(ice->agent, ice->stream, line);
+	if (!c)
+		return km_errf(KM_EINVAL, err, errlen, "malformed candidate");
+	list.data = c;
+	n = nice_agent_set_remote_candidates(ice->agent, ice->stream, COMPONENT, &list);
+	nice_candidate_free(c);
+	if (n < 0)
+		return km_errf(KM_EIO, err, errlen, "libnice refused the candidate");
+	return 0;
+}
+
+int km_ice_remote_candidates_done(km_ice_t *ice)
+{
+	if (!ice || ice->doomed)
+		return KM_EINVAL;
+	return nice_agent_peer_candidate_gathering_done(ice->agent, ice->stream) ? 0 : KM_EIO;
+}
+
+int km_ice_send(km_ice_t *ice, const uint8_t *p, size_t len)
+{
+	gint n;
+
+	if (!ice || !p || len == 0 || len > 65507)
+		return KM_EINVAL;
+	if (ice->state != KM_ICE_CONNECTED && ice->state != KM_ICE_READY)
+		return KM_EBUSY;
+	n = nice_agent_send(ice->agent, ice->stream, COMPONENT, (guint)len, (const gchar *)p);
+	return n == (gint)len ? 0 : KM_EIO;
+}

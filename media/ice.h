@@ -1,0 +1,141 @@
+/* ice.h — kamer's ICE glue over libnice: one ICE endpoint per WebRTC
+ * connection, with one stream and one component (BUNDLE + rtcp-mux), UDP
+ * only, trickle ICE both ways and RFC 7675 consent freshness. It is not the
+ * SDP codec (media/sdp.h carries the ufrag, pwd and candidate lines), not
+ * DTLS and not the router: received datagrams go to on_recv untouched.
+ *
+ * Full ICE, not ICE-lite. kamer has a known address, which usually argues
+ * for ICE-lite, but:
+ *  - RFC 7675 consent freshness is driven by the agent that sends checks; a
+ *    lite agent sends none, so a lite server cannot notice by itself that a
+ *    peer stopped answering. kamer must drop such a peer within 30 s. With
+ *    libnice 0.1.21 in full mode plus NICE_AGENT_OPTION_CONSENT_FRESHNESS,
+ *    a check goes out every 4-6 s and a pair with no answer for 10 s turns
+ *    the component FAILED (libnice's fixed NICE_AGENT_TIMER_CONSENT_TIMEOUT,
+ *    not configurable; without the option it would be 50 s), i.e. failure
+ *    is reported about 10 s after the peer's last answer
+ *    (tests/unit/media/ice_test.c checks the 30 s bound; it measures 10 s).
+ *  - libnice 0.1.21's NICE_AGENT_OPTION_LITE_MODE only turns off STUN and
+ *    TURN gathering; the agent still runs checks as a full agent, so it
+ *    would buy nothing and kamer would announce a=ice-lite falsely.
+ * Role: the caller says. For the publish connection the browser offers and
+ * kamer is controlled; for the subscribe connection kamer offers and (both
+ * agents being full) is controlling (RFC 8445 6.1.1). Regular nomination.
+ * Local ufrag (8 chars) and pwd (24 chars) come from getrandom(), not from
+ * libnice's non-cryptographic generator.
+ *
+ * Gathering uses only the configured addresses and UDP port range: no STUN
+ * or TURN server, no UPnP, no ICE-TCP. Remote candidates that cannot be used
+ * here (TCP, component 2, hostnames such as mDNS "x.local") are ignored; the
+ * browser still reaches kamer's own candidates, and kamer learns its address
+ * as a peer-reflexive candidate.
+ *
+ * Threads: an endpoint lives on one GMainContext (a media worker's, see
+ * media/worker.h). Call every function on the thread that runs that
+ * context; every callback runs there too. No locks of kamer's own.
+ * Packet path: on_recv gets libnice's receive buffer (valid only during the
+ * call) and km_ice_send() hands a datagram to libnice; neither allocates in
+ * this code. */
+#ifndef KM_ICE_H
+#define KM_ICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+typedef enum {
+	KM_ICE_NEW = 0,      /* made, not gathering yet */
+	KM_ICE_GATHERING,    /* gathering local candidates */
+	KM_ICE_CHECKING,     /* connectivity checks running */
+	KM_ICE_CONNECTED,    /* a pair works: km_ice_send works */
+	KM_ICE_READY,        /* a pair is nominated: km_ice_send works */
+	KM_ICE_FAILED,       /* checks failed or consent lost: tear down */
+	KM_ICE_DISCONNECTED, /* libnice reset the component */
+} km_ice_state_t;
+
+/* Sizes of the credential buffers of km_ice_local_credentials (RFC 8839:
+ * at most 256 characters, plus the NUL). */
+#define KM_ICE_CRED_MAX 257
+/* Longest candidate line km_ice_add_remote_candidate accepts. */
+#define KM_ICE_CANDIDATE_MAX 512
+/* km_ice_add_remote_candidate: the candidate is valid but unusable here. */
+#define KM_ICE_IGNORED 1
+/* How many local addresses a config may list. */
+#define KM_ICE_MAX_ADDRS 8
+
+typedef struct {
+	/* Numeric local IPv4/IPv6 addresses to gather on ("127.0.0.1"); at
+	 * least one. Borrowed during km_ice_new only. */
+	const char *const *addresses;
+	size_t n_addresses;
+	/* UDP ports to bind, inclusive; 0/0 lets the kernel choose. */
+	uint16_t port_min, port_max;
+	/* A local candidate to trickle: the value of an a=candidate line
+	 * ("candidate:1 1 UDP 2013266431 127.0.0.1 40012 typ host"), borrowed
+	 * for the call. NULL once gathering is done (end-of-candidates). */
+	void (*on_local_candidate)(void *ud, const char *candidate);
+	/* The component's state changed (reported once per change). */
+	void (*on_state)(void *ud, km_ice_state_t state);
+	/* A datagram that is not STUN: DTLS, SRTP or SRTCP. p is borrowed for
+	 * the call only. This is the packet path. */
+	void (*on_recv)(void *ud, const uint8_t *p, size_t len);
+	void *ud; /* passed to the callbacks */
+} km_ice_config_t;
+
+typedef struct km_ice km_ice_t;
+
+/* Makes an endpoint on ctx (borrowed; must outlive it and be run by the
+ * calling thread) with cfg (copied; the callbacks may be NULL). controlling:
+ * 1 when kamer is the controlling agent. *out is new, caller frees with
+ * km_ice_free. Returns 0 or KM_EINVAL (bad address, port range or argument;
+ * reason in err) or KM_EIO (libnice refused). */
+int km_ice_new(GMainContext *ctx, const km_ice_config_t *cfg, int controlling, km_ice_t **out,
+	       char *err, size_t errlen);
+
+/* Frees the endpoint: closes its sockets; no callback runs after this
+ * returns. May be called from inside one of its own callbacks (the libnice
+ * agent is then released on the next loop iteration of its context, or when
+ * that context is freed). Accepts NULL. */
+void km_ice_free(km_ice_t *ice);
+
+/* Copies the local ufrag and pwd (for the SDP) into the caller's buffers of
+ * KM_ICE_CRED_MAX bytes. Returns 0 or KM_EINVAL. */
+int km_ice_local_credentials(km_ice_t *ice, char ufrag[KM_ICE_CRED_MAX],
+			     char pwd[KM_ICE_CRED_MAX]);
+
+/* Sets the peer's ufrag and pwd (from its SDP; borrowed). Checked against
+ * RFC 8839 (ice-char only, 4..256 and 22..256 characters). Returns 0,
+ * KM_EINVAL (reason in err) or KM_EIO. */
+int km_ice_set_remote_credentials(km_ice_t *ice, const char *ufrag, const char *pwd, char *err,
+				  size_t errlen);
+
+/* Adds one trickled remote candidate: the value of an a=candidate line,
+ * with or without the "a=" ("candidate:..."), borrowed. Returns 0 (added),
+ * KM_ICE_IGNORED (valid but unusable here, see the top; harmless),
+ * KM_ETOOBIG (longer than KM_ICE_CANDIDATE_MAX), KM_EINVAL (malformed,
+ * reason in err) or KM_EIO. */
+int km_ice_add_remote_candidate(km_ice_t *ice, const char *candidate, char *err, size_t errlen);
+
+/* The peer has sent all its candidates (a=end-of-candidates or the null
+ * candidate). Until then, with trickle, checks that run out do not fail the
+ * component. Returns 0 or KM_EIO. */
+int km_ice_remote_candidates_done(km_ice_t *ice);
+
+/* Starts gathering local candidates; they arrive through
+ * on_local_candidate. Returns 0 or KM_EIO (no port free in the range, or
+ * an address that is not local; reason in err). */
+int km_ice_gather(km_ice_t *ice, char *err, size_t errlen);
+
+/* Sends one datagram (borrowed) on the selected pair. Packet path: no
+ * allocation, no logging. Returns 0, KM_EINVAL (bad argument), KM_EBUSY (no
+ * pair selected yet) or KM_EIO (the send failed; the datagram is lost). */
+int km_ice_send(km_ice_t *ice, const uint8_t *p, size_t len);
+
+/* The current state (as last reported through on_state). */
+km_ice_state_t km_ice_state(const km_ice_t *ice);
+
+/* A short static name for a state ("connected"). */
+const char *km_ice_state_name(km_ice_state_t s);
+
+#endif
