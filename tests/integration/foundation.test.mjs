@@ -147,6 +147,22 @@ describe('kamer serve', () => {
     assert.deepEqual(r.json, { key: 'k1', value: 'v1' });
   });
 
+  test('a header block over http_max_header is refused, not served', async () => {
+    const r = await new Promise((resolve) => {
+      const sock = tls.connect({ host: '127.0.0.1', port: k.port, ca: k.ca, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+      let data = '';
+      const t = setTimeout(() => { sock.destroy(); resolve({ data, timeout: true }); }, 5000);
+      sock.on('secureConnect', () => sock.write(`GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`));
+      sock.on('data', (d) => { data += d; });
+      sock.on('close', () => { clearTimeout(t); resolve({ data, timeout: false }); });
+      sock.on('error', () => {});
+    });
+    assert.equal(r.timeout, false, 'the connection is closed');
+    assert.ok(!/^HTTP\/1\.1 200/.test(r.data), 'the request was not served');
+    const ok = await k.req('GET', '/healthz');
+    assert.equal(ok.status, 200, 'the server is fine afterwards');
+  });
+
   test('WSS: invalid JSON, unknown type, oversized frame each get an error; the connection stays usable', async () => {
     const ws = await wsOpen(k);
     assert.equal((await ws.next()).type, 'hello');
