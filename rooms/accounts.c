@@ -436,6 +436,11 @@ static int user_row(sqlite3_stmt *st, km_user_t *u)
 	return 0;
 }
 
+static int user_row_any(sqlite3_stmt *st, void *e)
+{
+	return user_row(st, e);
+}
+
 static int user_one(km_store_t *s, const char *sql, const char *types, int64_t id, const char *email,
 		    km_user_t *out)
 {
@@ -468,34 +473,7 @@ int km_accounts_user_list(km_store_t *s, int64_t org_id, km_user_t **out, size_t
 	sqlite3_stmt *st;
 	if (km__acc_prepare(s, &st, "SELECT " USER_COLS " FROM users WHERE org_id = ? ORDER BY id", "i", org_id))
 		return KM_ESTORE;
-	km_user_t *list = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc = 0, step;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			km_user_t *nl = realloc(list, ncap * sizeof *nl);
-			if (!nl) {
-				rc = KM_ENOMEM;
-				break;
-			}
-			list = nl;
-			cap = ncap;
-		}
-		if ((rc = user_row(st, &list[cnt])))
-			break;
-		cnt++;
-	}
-	if (rc == 0 && step != SQLITE_DONE)
-		rc = KM_ESTORE;
-	sqlite3_finalize(st);
-	if (rc) {
-		free(list);
-		return rc;
-	}
-	*out = list;
-	*n = cnt;
-	return 0;
+	return km__store_collect(st, sizeof(km_user_t), user_row_any, (void **)out, n);
 }
 
 int km_accounts_user_add(km_store_t *s, int64_t org_id, const char *email, const char *role, int64_t now,

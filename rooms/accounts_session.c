@@ -341,6 +341,11 @@ static int session_row(sqlite3_stmt *st, km_session_t *o)
 	return 0;
 }
 
+static int session_row_any(sqlite3_stmt *st, void *e)
+{
+	return session_row(st, e);
+}
+
 int km_accounts_session_get(km_store_t *s, const char *token, km_session_t *out)
 {
 	char hash[65];
@@ -406,32 +411,5 @@ int km_accounts_session_list(km_store_t *s, int64_t user_id, km_session_t **out,
 			    "SELECT " SESSION_COLS " FROM sessions WHERE user_id = ? ORDER BY created_at DESC, rowid DESC",
 			    "i", user_id))
 		return KM_ESTORE;
-	km_session_t *list = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc = 0, step;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			km_session_t *nl = realloc(list, ncap * sizeof *nl);
-			if (!nl) {
-				rc = KM_ENOMEM;
-				break;
-			}
-			list = nl;
-			cap = ncap;
-		}
-		if ((rc = session_row(st, &list[cnt])))
-			break;
-		cnt++;
-	}
-	if (rc == 0 && step != SQLITE_DONE)
-		rc = KM_ESTORE;
-	sqlite3_finalize(st);
-	if (rc) {
-		free(list);
-		return rc;
-	}
-	*out = list;
-	*n = cnt;
-	return 0;
+	return km__store_collect(st, sizeof(km_session_t), session_row_any, (void **)out, n);
 }

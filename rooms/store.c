@@ -103,3 +103,37 @@ sqlite3_stmt *km__store_stmt(km_store_t *s, int id, const char *sql)
 	sqlite3_clear_bindings(s->stmts[id]);
 	return s->stmts[id];
 }
+
+int km__store_collect(sqlite3_stmt *st, size_t size, km__row_fn row, void **out, size_t *n)
+{
+	char *list = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = 0, step;
+	*out = NULL;
+	*n = 0;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			char *nl = realloc(list, ncap * size);
+			if (!nl) {
+				rc = KM_ENOMEM;
+				break;
+			}
+			list = nl;
+			cap = ncap;
+		}
+		if ((rc = row(st, list + cnt * size)))
+			break;
+		cnt++;
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = KM_ESTORE;
+	sqlite3_finalize(st);
+	if (rc) {
+		free(list);
+		return rc;
+	}
+	*out = list;
+	*n = cnt;
+	return 0;
+}

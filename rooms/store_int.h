@@ -24,4 +24,10 @@ struct km_store {
  * and with bindings cleared; NULL if it cannot be prepared. Borrowed. */
 sqlite3_stmt *km__store_stmt(km_store_t *s, int id, const char *sql);
 
+/* Steps st to the end, growing an array of elements of size bytes, each
+ * filled by row(st, element). Finalizes st. On success *out is new (caller
+ * frees; NULL when empty) and *n the count; on failure nothing is returned. */
+typedef int (*km__row_fn)(sqlite3_stmt *st, void *element);
+int km__store_collect(sqlite3_stmt *st, size_t size, km__row_fn row, void **out, size_t *n);
+
 #endif
