@@ -237,7 +237,7 @@ int km_api_dispatch(km_server_t *srv, km_http_req_t *req)
 	const char *p = req->path;
 	if (strcmp(p, "/healthz") != 0 && strncmp(p, "/api/", 5) != 0)
 		return 0;
-	const km_route_t *tables[] = { base_routes, km_api_auth_routes, km_api_admin_routes,
+	const km_route_t *tables[] = { base_routes, km_api_auth_routes, km_api_admin_routes, km_api_consult_routes,
 				       srv->cfg->test_hooks ? test_routes : NULL };
 	int64_t id = 0;
 	int path_matched = 0;

@@ -44,6 +44,7 @@ typedef struct km_route {
 
 extern const km_route_t km_api_auth_routes[];
 extern const km_route_t km_api_admin_routes[];
+extern const km_route_t km_api_consult_routes[];
 
 /* auth.c: loads the session named by the request's cookie into c, applying
  * the idle timeout, the absolute lifetime and the user's state; 0 if there

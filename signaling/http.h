@@ -66,6 +66,8 @@ int km_http_query_get(const km_http_req_t *req, const char *name, char *buf, siz
 
 /* The session cookie's name (with the __Host- prefix). */
 #define KM_SESSION_COOKIE "__Host-kamer_session"
+/* The cookie of a patient's or colleague's browser after redeeming a link. */
+#define KM_PARTICIPANT_COOKIE "__Host-kamer_participant"
 
 /* Parses the request body as a JSON object, with a 400 error in resp if it
  * is not one. Returns new (caller decrefs) or NULL. */

@@ -80,23 +80,36 @@ static struct slot *lookup(km_ratelimit_t *rl, const char *ip, uint64_t now_ms, 
 	return victim;
 }
 
-long km_ratelimit_take(km_ratelimit_t *rl, const char *ip, uint64_t now_ms)
+/* Refills s up to now; returns 0 if a token is there, else the ms to wait. */
+static long refill(km_ratelimit_t *rl, struct slot *s, uint64_t now_ms)
 {
-	struct slot *s = lookup(rl, ip, now_ms, 1);
-	if (!s)
-		return 1000; /* table saturated by busy addresses: refuse politely */
 	if (now_ms > s->last_ms) {
 		s->tokens += (double)(now_ms - s->last_ms) * rl->rate / 1000.0;
 		if (s->tokens > rl->burst)
 			s->tokens = rl->burst;
 	}
 	s->last_ms = now_ms;
-	if (s->tokens >= 1.0) {
-		s->tokens -= 1.0;
+	if (s->tokens >= 1.0)
 		return 0;
-	}
 	long wait = (long)((1.0 - s->tokens) * 1000.0 / rl->rate) + 1;
 	return wait > 0 ? wait : 1;
+}
+
+long km_ratelimit_take(km_ratelimit_t *rl, const char *ip, uint64_t now_ms)
+{
+	struct slot *s = lookup(rl, ip, now_ms, 1);
+	if (!s)
+		return 1000; /* table saturated by busy addresses: refuse politely */
+	long wait = refill(rl, s, now_ms);
+	if (wait == 0)
+		s->tokens -= 1.0;
+	return wait;
+}
+
+long km_ratelimit_peek(km_ratelimit_t *rl, const char *ip, uint64_t now_ms)
+{
+	struct slot *s = lookup(rl, ip, now_ms, 0);
+	return s ? refill(rl, s, now_ms) : 0;
 }
 
 int km_ratelimit_conn_open(km_ratelimit_t *rl, const char *ip, uint64_t now_ms)

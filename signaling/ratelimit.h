@@ -20,6 +20,10 @@ void km_ratelimit_free(km_ratelimit_t *rl);
  * before the next token (> 0) if the request must be refused. */
 long km_ratelimit_take(km_ratelimit_t *rl, const char *ip, uint64_t now_ms);
 
+/* Like km_ratelimit_take without taking: 0 if a token is there, else the
+ * milliseconds until one is. */
+long km_ratelimit_peek(km_ratelimit_t *rl, const char *ip, uint64_t now_ms);
+
 /* Counts a new open connection from ip: 0 if allowed, -1 if ip already has
  * max_conns_per_ip (nothing counted) or the table is full of busy entries. */
 int km_ratelimit_conn_open(km_ratelimit_t *rl, const char *ip, uint64_t now_ms);

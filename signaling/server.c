@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "rooms/accounts.h"
 #include "rooms/password.h"
+#include "signaling/consult_int.h"
 #include "signaling/server_int.h"
 
 #include <openssl/crypto.h>
@@ -76,9 +77,20 @@ static void fd_closed(km_server_t *srv, int fd)
 	srv->open_conns--;
 }
 
-/* WSS upgrades are only for /ws. */
-static int filter_ws(struct lws *wsi)
+/* WSS upgrades are only for /ws, and only from kamer's own pages (the
+ * browser sends cookies with a cross-site WebSocket too). */
+static int filter_ws(km_server_t *srv, struct lws *wsi)
 {
+	char origin[300];
+	int ok = 0;
+	if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) > 0)
+		for (int i = 0; i < 3; i++)
+			if (srv->origins[i][0] && strcmp(origin, srv->origins[i]) == 0)
+				ok = 1;
+	if (!ok) {
+		km_warn("ws", "origin_refused", "");
+		return -1;
+	}
 	char uri[64];
 	if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0)
 		return -1;
@@ -116,7 +128,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return 0;
 
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return filter_ws(wsi);
+		return filter_ws(srv, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		c->is_ws = 1;
 		if (lws_get_peer_simple(wsi, c->ws.ip, sizeof c->ws.ip) == NULL)
@@ -220,6 +232,12 @@ int km_server_new(const km_server_opts_t *opts, km_server_t **out, char *err, si
 	memcpy(srv->server_key, opts->server_key, sizeof srv->server_key);
 	set_origins(srv);
 	srv->throttle = km_throttle_new(8192, 3, 60000);
+	/* Failed join tokens: 20 per 10 minutes per address, then refused unchecked. */
+	srv->bad_tokens = km_ratelimit_new(8192, 20.0 / 600.0, 20.0, 1);
+	if (!srv->bad_tokens) {
+		rc = KM_ENOMEM;
+		goto fail;
+	}
 	if (!srv->throttle || km_password_hash("kamer-timing-equaliser", srv->dummy_hash, sizeof srv->dummy_hash)) {
 		rc = KM_ENOMEM;
 		goto fail;
@@ -323,8 +341,18 @@ static void retention_timer(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(srv->ctx, 0, &srv->sul_retention, retention_timer, RETENTION_US);
 }
 
+#define EXPIRY_US (30 * (lws_usec_t)LWS_US_PER_SEC)
+
+static void expiry_timer(lws_sorted_usec_list_t *sul)
+{
+	km_server_t *srv = lws_container_of(sul, km_server_t, sul_expiry);
+	km__consult_expire(srv);
+	lws_sul_schedule(srv->ctx, 0, &srv->sul_expiry, expiry_timer, EXPIRY_US);
+}
+
 int km_server_run(km_server_t *srv)
 {
+	lws_sul_schedule(srv->ctx, 0, &srv->sul_expiry, expiry_timer, EXPIRY_US);
 	lws_sul_schedule(srv->ctx, 0, &srv->sul_checkpoint, checkpoint_timer, CHECKPOINT_US);
 	lws_sul_schedule(srv->ctx, 0, &srv->sul_retention, retention_timer, 5 * (lws_usec_t)LWS_US_PER_SEC);
 	while (!srv->stopping)
@@ -348,6 +376,7 @@ void km_server_free(km_server_t *srv)
 		lws_context_destroy(srv->ctx);
 	km_ratelimit_free(srv->rl);
 	km_throttle_free(srv->throttle);
+	km_ratelimit_free(srv->bad_tokens);
 	OPENSSL_cleanse(srv->server_key, sizeof srv->server_key);
 	free(srv->fd_counted);
 	free(srv->fd_ip);

@@ -30,6 +30,9 @@ struct km_server {
 	char (*fd_ip)[48];     /* fd -> peer address, for uncounting */
 	int fd_max;
 	uint64_t ws_msgs_in, http_reqs;
+	km_ws_conn_t *ws_list;       /* open WSS connections */
+	km_ratelimit_t *bad_tokens;  /* failed join attempts per address */
+	lws_sorted_usec_list_t sul_expiry; /* ends expired consults */
 };
 
 /* Per-connection session data (lws allocates it, zeroed). */

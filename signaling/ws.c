@@ -77,6 +77,17 @@ int km_ws_send_error(struct lws *wsi, km_ws_conn_t *c, const char *code, const c
 
 int km_ws_on_open(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c)
 {
+	c->wsi = wsi;
+	size_t n = sizeof c->session;
+	if (lws_http_cookie_get(wsi, KM_SESSION_COOKIE, c->session, &n) != 0)
+		c->session[0] = 0;
+	n = sizeof c->pcookie;
+	if (lws_http_cookie_get(wsi, KM_PARTICIPANT_COOKIE, c->pcookie, &n) != 0)
+		c->pcookie[0] = 0;
+	c->next = srv->ws_list;
+	if (srv->ws_list)
+		srv->ws_list->prev = c;
+	srv->ws_list = c;
 	km_info("ws", "open", "ip=%s", c->ip);
 	return km_ws_send(wsi, c, json_pack("{s:s,s:i}", "type", "hello", "protocol", 1));
 }
@@ -108,6 +119,11 @@ static int handle_message(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c)
 			json_decref(msg);
 			return rc;
 		}
+	}
+	rc = km_consult_handle(srv, wsi, c, t, msg);
+	if (rc != -2) {
+		json_decref(msg);
+		return rc;
 	}
 	km_debug("ws", "unknown_type", "ip=%s", c->ip);
 	rc = km_ws_send_error(wsi, c, "unknown_type", "unknown message type", ref);
@@ -185,6 +201,17 @@ int km_ws_on_writeable(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c)
 
 void km_ws_on_close(km_server_t *srv, km_ws_conn_t *c)
 {
+	if (c->wsi) {
+		km_consult_on_close(srv, c);
+		if (c->prev)
+			c->prev->next = c->next;
+		else if (srv->ws_list == c)
+			srv->ws_list = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		c->next = c->prev = NULL;
+		c->wsi = NULL;
+	}
 	free(c->msg);
 	c->msg = NULL;
 	while (c->out_head) {

@@ -16,7 +16,14 @@ typedef struct km_server km_server_t;
 struct km_ws_out;
 
 typedef struct km_ws_conn {
+	struct lws *wsi;
+	struct km_ws_conn *next, *prev; /* the server's list of open connections */
 	char ip[48];
+	char session[64];     /* staff session cookie at the upgrade, "" if none */
+	char pcookie[64];     /* participant cookie at the upgrade, "" if none */
+	int role;             /* KM_WS_NONE, KM_WS_PARTICIPANT, KM_WS_STAFF */
+	int64_t consult_id;   /* the consult this connection belongs to, 0 if none */
+	int64_t participant_id, user_id;
 	char *msg;            /* message being assembled (owned) */
 	size_t msg_len, msg_cap;
 	int discarding;       /* current message is over the limit */
@@ -26,6 +33,14 @@ typedef struct km_ws_conn {
 	unsigned window_count; /* messages in the current 1 s window */
 	int counted;
 } km_ws_conn_t;
+
+enum { KM_WS_NONE = 0, KM_WS_PARTICIPANT, KM_WS_STAFF };
+
+/* The consult protocol (consult.c): handles msg of type t if it is one of
+ * its types (returns 0, or -1 to close the connection), else returns -2. */
+int km_consult_handle(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, const char *t, json_t *msg);
+/* A connection closed: updates the consult's live state. */
+void km_consult_on_close(km_server_t *srv, km_ws_conn_t *c);
 
 int km_ws_on_open(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c);
 int km_ws_on_receive(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, const void *in, size_t len);

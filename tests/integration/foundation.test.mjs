@@ -25,9 +25,9 @@ function assertSecurityHeaders(res, what) {
   assert.match(csp, /script-src 'self'/);
 }
 
-function wsOpen(k, urlPath = '/ws') {
+function wsOpen(k, urlPath = '/ws', origin = `https://localhost:${k.port}`) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`wss://localhost:${k.port}${urlPath}`, { ca: k.ca, handshakeTimeout: 5000 });
+    const ws = new WebSocket(`wss://localhost:${k.port}${urlPath}`, { ca: k.ca, handshakeTimeout: 5000, ...(origin === null ? {} : { origin }) });
     const queue = [];
     const waiters = [];
     ws.on('message', (d) => {
@@ -187,8 +187,12 @@ describe('kamer serve', () => {
     ws.close();
   });
 
-  test('WSS upgrades are refused on other paths', async () => {
+  test('WSS upgrades are refused on other paths and from other origins', async () => {
     await assert.rejects(wsOpen(k, '/not-ws'));
+    await assert.rejects(wsOpen(k, '/ws', 'https://evil.example'));
+    await assert.rejects(wsOpen(k, '/ws', null), 'no Origin header');
+    const ws = await wsOpen(k, '/ws');
+    ws.close();
   });
 
   test('TLS 1.1 and a non-AEAD cipher are refused; TLS 1.2 AEAD and TLS 1.3 work', async () => {

@@ -15,6 +15,8 @@ static void test_bucket_refills(void **state)
 		assert_int_equal(km_ratelimit_take(rl, "10.0.0.1", 1000), 0);
 	long wait = km_ratelimit_take(rl, "10.0.0.1", 1000);
 	assert_true(wait > 0 && wait <= 501);
+	assert_true(km_ratelimit_peek(rl, "10.0.0.1", 1000) > 0);
+	assert_int_equal(km_ratelimit_peek(rl, "10.0.0.9", 1000), 0); /* unknown: allowed */
 	/* Another address has its own bucket. */
 	assert_int_equal(km_ratelimit_take(rl, "10.0.0.2", 1000), 0);
 	/* 500 ms at 2/s gives one token back. */

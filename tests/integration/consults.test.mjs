@@ -1,0 +1,246 @@
+// consults.test.mjs — the consult flow against a running kamer, driven by
+// test clients over HTTPS and WSS: create -> the email in the outbox -> join
+// with its token -> consent -> name -> wait -> admitted -> chat both ways ->
+// reload with the browser's cookie and see the history -> end -> link
+// refused and the personal data gone from the database. Also: another
+// device, out-of-order messages, refused consent and admission, revoke and
+// re-send, expiry, another clinician's consult, the bad-token limit.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { runCli, startKamer } from './lib/kamer.mjs';
+import { Client, COOKIE, totp } from './lib/client.mjs';
+import { wsConnect } from './lib/ws.mjs';
+
+const PASSWORD = 'correct horse battery staple 42';
+let k;
+let clock = 0;
+const now = () => Math.floor(Date.now() / 1000) + clock;
+const sql = (q) => spawnSync('sqlite3', [`${k.dataDir}/kamer.db`, q], { encoding: 'utf8' }).stdout.trim();
+
+async function advance(seconds) {
+  assert.equal((await new Client(k).post('/api/v1/test/clock', { advance: seconds })).status, 200);
+  clock += seconds;
+}
+
+async function clinician(email) {
+  const add = runCli(['admin', 'user', 'add', '--org', 'Praktijk C', '--role', 'clinician', '--email', email, '--data', k.dataDir],
+    { KAMER_LISTEN: `127.0.0.1:${k.port}` });
+  assert.equal(add.status, 0, add.stderr);
+  const token = add.stdout.match(/#([A-Za-z0-9_-]{43})/)[1];
+  const c = new Client(k);
+  assert.equal((await c.post('/api/v1/auth/setup', { token, password: PASSWORD })).status, 200);
+  await c.post('/api/v1/auth/signin', { email, password: PASSWORD });
+  const secret = (await c.post('/api/v1/auth/enrol/start', {})).json.secret;
+  assert.equal((await c.post('/api/v1/auth/enrol/confirm', { code: totp(secret, now()) })).status, 200);
+  return c;
+}
+
+function outbox() {
+  const dir = path.join(k.dataDir, 'outbox');
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.eml')).map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
+}
+
+function tokenFor(email) {
+  const mails = outbox().filter((m) => m.includes(`To: ${email}`));
+  assert.ok(mails.length > 0, `an email to ${email}`);
+  const links = mails.map((m) => m.replace(/=\r?\n/g, '').match(/\/j\/([A-Za-z0-9_-]{43})/)[1]);
+  return links[links.length - 1];
+}
+
+async function create(c, invitees, extra = {}) {
+  const r = await c.post('/api/v1/consults', { label: 'spreekuur 10:00', starts_at: now() + 60, expires_at: now() + 3600, invitees, ...extra });
+  assert.equal(r.status, 201, r.body);
+  return r.json;
+}
+
+// A patient's browser: joins with the token and goes through consent and name.
+async function patientToWaiting(token, name = 'Anna') {
+  const ws = await wsConnect(k);
+  const j = await ws.request({ type: 'join', token }, 'joined');
+  assert.equal(j.type, 'joined', JSON.stringify(j));
+  assert.equal(j.participant.state, 'consent');
+  let m = await ws.request({ type: 'consent', accept: true, version: j.consent.version }, 'state');
+  assert.equal(m.state, 'name');
+  m = await ws.request({ type: 'name', display_name: name }, 'state');
+  assert.equal(m.state, 'waiting');
+  return { ws, joined: j };
+}
+
+describe('consults', () => {
+  let doc, doc2;
+  before(async () => {
+    k = await startKamer();
+    assert.equal(runCli(['admin', 'org', 'create', 'Praktijk C', '--data', k.dataDir]).status, 0);
+    doc = await clinician('dr.c@praktijk-c.example');
+    doc2 = await clinician('dr.d@praktijk-c.example');
+  });
+  after(async () => { if (k) await k.stop(); });
+
+  test('the whole flow, and nothing personal left after the end', async () => {
+    const consult = await create(doc, [{ email: 'patient.one@mail.example', kind: 'patient' }, { email: 'collega@zkh.example', kind: 'colleague' }]);
+    assert.equal(consult.invitations.length, 2);
+    assert.ok(consult.invitations.every((i) => i.sent));
+    const mail = outbox().find((m) => m.includes('To: patient.one@mail.example'));
+    assert.match(mail, /Praktijk C/);
+    assert.ok(!mail.includes('spreekuur'), 'the label never goes into the email');
+    assert.ok(!k.log().includes(tokenFor('patient.one@mail.example')), 'the token is not logged');
+
+    const staff = await wsConnect(k, { cookie: `${COOKIE}=${doc.cookie}` });
+    const room = await staff.request({ type: 'watch', consult: consult.id }, 'room');
+    assert.equal(room.type, 'room', JSON.stringify(room));
+
+    const { ws: pat, joined } = await patientToWaiting(tokenFor('patient.one@mail.example'));
+    assert.equal(joined.org, 'Praktijk C');
+    assert.match(joined.consent.nl, /\S/);
+    assert.match(joined.consent.en, /\S/);
+    await staff.type('waiting_alert');
+    const list = await staff.waitFor((m) => m.type === 'participants' && m.participants.some((p) => p.state === 'waiting'));
+    const waiting = list.participants.find((p) => p.state === 'waiting');
+    assert.equal(waiting.name, 'Anna');
+    assert.equal(waiting.online, true);
+
+    // Out of order: chat before admission, a participant admitting, admitting twice.
+    let e = await pat.request({ type: 'chat', text: 'hallo?' }, 'chat');
+    assert.deepEqual([e.type, e.code], ['error', 'out_of_order']);
+    e = await pat.request({ type: 'admit', participant: waiting.id }, 'state');
+    assert.deepEqual([e.type, e.code], ['error', 'forbidden']);
+    e = await pat.request({ type: 'consent', accept: true, version: 0 }, 'state');
+    assert.deepEqual([e.type, e.code], ['error', 'out_of_order'], 'no second consent');
+
+    staff.sendJson({ type: 'admit', participant: waiting.id });
+    const adm = await pat.waitFor((m) => m.type === 'state');
+    assert.equal(adm.state, 'admitted');
+    e = await staff.request({ type: 'admit', participant: waiting.id }, 'never');
+    assert.deepEqual([e.type, e.code], ['error', 'out_of_order'], 'admit of someone not waiting');
+
+    // Chat both ways.
+    pat.sendJson({ type: 'chat', text: 'Goedemorgen dokter' });
+    const c1 = await staff.waitFor((m) => m.type === 'chat');
+    assert.equal(c1.text, 'Goedemorgen dokter');
+    staff.sendJson({ type: 'chat', text: 'Goedemorgen, hoe gaat het?' });
+    const c2 = await pat.waitFor((m) => m.type === 'chat' && m.text.startsWith('Goedemorgen, hoe'));
+    assert.ok(c2.ts > 0);
+    assert.equal(sql("SELECT count(*) FROM chat WHERE CAST(sealed AS TEXT) LIKE '%Goedemorgen%'"), '0', 'chat is stored encrypted');
+
+    // Reload: the browser's cookie brings the patient straight back, with the history.
+    const ck = await new Client(k).post('/api/v1/participant/cookie', { resume: joined.resume });
+    assert.equal(ck.status, 200);
+    const pcookie = ck.headers['set-cookie'].find((s) => s.startsWith('__Host-kamer_participant='));
+    for (const attr of ['Secure', 'HttpOnly', 'SameSite=Strict']) assert.ok(pcookie.includes(attr));
+    pat.close();
+    const again = await wsConnect(k, { cookie: pcookie.split(';')[0] });
+    const back = await again.request({ type: 'resume' }, 'joined');
+    assert.equal(back.participant.state, 'admitted');
+    assert.deepEqual(back.chat.map((m) => m.text), ['Goedemorgen dokter', 'Goedemorgen, hoe gaat het?']);
+
+    // The same link in another browser: flagged to the clinician, waits again.
+    const other = await wsConnect(k);
+    const o = await other.request({ type: 'join', token: tokenFor('patient.one@mail.example') }, 'joined');
+    assert.equal(o.participant.other_device, true);
+    const flagged = await staff.waitFor((m) => m.type === 'participants' && m.participants.some((p) => p.other_device));
+    assert.ok(flagged);
+
+    // End: everyone is told; the link is refused; personal data is gone.
+    staff.sendJson({ type: 'end' });
+    assert.equal((await again.type('ended')).reason, 'ended_by_clinician');
+    assert.equal((await staff.type('ended')).reason, 'ended_by_clinician');
+    const late = await wsConnect(k);
+    e = await late.request({ type: 'join', token: tokenFor('patient.one@mail.example') }, 'joined');
+    assert.deepEqual([e.type, e.code], ['error', 'link_invalid']);
+    assert.equal(sql(`SELECT count(*) FROM invitations WHERE consult_id = ${consult.id} AND (email IS NOT NULL OR token_hash IS NOT NULL)`), '0');
+    assert.equal(sql(`SELECT count(*) FROM participants WHERE consult_id = ${consult.id} AND (display_name IS NOT NULL OR cookie_hash IS NOT NULL)`), '0');
+    assert.equal(sql(`SELECT count(*) FROM chat WHERE consult_id = ${consult.id}`), '0');
+    assert.equal(sql(`SELECT count(*) FROM consults WHERE id = ${consult.id} AND room_key IS NOT NULL`), '0');
+    assert.ok(Number(sql(`SELECT count(*) FROM calllog WHERE consult_id = ${consult.id}`)) >= 4, 'the call log stays');
+    assert.equal(sql(`SELECT count(*) FROM calllog WHERE pseudonym LIKE '%@%' OR event LIKE '%Anna%'`), '0');
+    for (const w of [late, other, again, staff]) w.close();
+  });
+
+  test('refused consent, refused admission', async () => {
+    const consult = await create(doc, [{ email: 'p2@mail.example', kind: 'patient' }, { email: 'p3@mail.example', kind: 'patient' }]);
+    const ws = await wsConnect(k);
+    const j = await ws.request({ type: 'join', token: tokenFor('p2@mail.example') }, 'joined');
+    const s = await ws.request({ type: 'consent', accept: false, version: j.consent.version }, 'state');
+    assert.equal(s.state, 'refused');
+    const e = await ws.request({ type: 'name', display_name: 'X' }, 'state');
+    assert.equal(e.code, 'out_of_order');
+    const staff = await wsConnect(k, { cookie: `${COOKIE}=${doc.cookie}` });
+    await staff.request({ type: 'watch', consult: consult.id }, 'room');
+    const { ws: p3 } = await patientToWaiting(tokenFor('p3@mail.example'), 'Bert');
+    const list = await staff.waitFor((m) => m.type === 'participants' && m.participants.some((p) => p.state === 'waiting'));
+    staff.sendJson({ type: 'refuse', participant: list.participants.find((p) => p.state === 'waiting').id });
+    assert.equal((await p3.waitFor((m) => m.type === 'state')).state, 'refused');
+    assert.equal(sql(`SELECT given FROM consents WHERE consult_id = ${consult.id} ORDER BY rowid LIMIT 1`), '0');
+    for (const w of [ws, staff, p3]) w.close();
+  });
+
+  test('revoke and re-send: the old link stops working at once', async () => {
+    const consult = await create(doc, [{ email: 'p4@mail.example', kind: 'patient' }]);
+    const inv = consult.invitations[0];
+    const old = tokenFor('p4@mail.example');
+    let r = await doc.post(`/api/v1/invitations/${inv.id}/resend`, {});
+    assert.equal(r.status, 200, r.body);
+    const fresh = tokenFor('p4@mail.example');
+    assert.notEqual(fresh, old);
+    const ws = await wsConnect(k);
+    let m = await ws.request({ type: 'join', token: old }, 'joined');
+    assert.equal(m.code, 'link_invalid');
+    m = await ws.request({ type: 'join', token: fresh }, 'joined');
+    assert.equal(m.type, 'joined');
+    r = await doc.post(`/api/v1/invitations/${inv.id}/revoke`, {});
+    assert.equal(r.status, 200);
+    const ws2 = await wsConnect(k);
+    m = await ws2.request({ type: 'join', token: fresh }, 'joined');
+    assert.equal(m.code, 'link_invalid');
+    // Another clinician sees none of it.
+    assert.equal((await doc2.post(`/api/v1/invitations/${inv.id}/resend`, {})).status, 404);
+    assert.equal((await doc2.get(`/api/v1/consults/${consult.id}`)).status, 404);
+    const staff2 = await wsConnect(k, { cookie: `${COOKIE}=${doc2.cookie}` });
+    m = await staff2.request({ type: 'watch', consult: consult.id }, 'room');
+    assert.equal(m.code, 'not_found');
+    for (const w of [ws, ws2, staff2]) w.close();
+  });
+
+  test('bad input to the API changes nothing', async () => {
+    const before = sql('SELECT count(*) FROM consults');
+    const bad = [
+      { starts_at: now(), expires_at: now() + 25 * 3600, invitees: [{ email: 'a@b.example', kind: 'patient' }] },
+      { starts_at: now(), expires_at: now() - 10, invitees: [{ email: 'a@b.example', kind: 'patient' }] },
+      { starts_at: now(), expires_at: now() + 60, invitees: [] },
+      { starts_at: now(), expires_at: now() + 60, invitees: [{ email: 'not an email', kind: 'patient' }] },
+      { starts_at: now(), expires_at: now() + 60, invitees: [{ email: 'a@b.example', kind: 'surgeon' }] },
+      { starts_at: now(), expires_at: now() + 60, invitees: [{ email: 'a@b.example', kind: 'patient' }], reason: 'knee' },
+      { starts_at: 'today', expires_at: now() + 60, invitees: [{ email: 'a@b.example', kind: 'patient' }] },
+    ];
+    for (const b of bad) {
+      const r = await doc.post('/api/v1/consults', b);
+      assert.equal(r.status, 400, JSON.stringify(b));
+    }
+    assert.equal(sql('SELECT count(*) FROM consults'), before);
+  });
+
+  test('failed tokens are limited per address: then even a good one is refused', async () => {
+    // Earlier tests spent some of this address's budget: spend the rest.
+    const ws = await wsConnect(k);
+    for (let i = 0; i < 25; i++) {
+      const m = await ws.request({ type: 'join', token: 'x'.repeat(43) }, 'joined');
+      assert.equal(m.code, 'link_invalid');
+    }
+    await create(doc, [{ email: 'p6@mail.example', kind: 'patient' }]);
+    const m = await ws.request({ type: 'join', token: tokenFor('p6@mail.example') }, 'joined');
+    assert.equal(m.code, 'link_invalid', 'refused without checking');
+    ws.close();
+  });
+  test('expiry: the link is refused once the consult has expired', async () => {
+    await create(doc, [{ email: 'p5@mail.example', kind: 'patient' }]);
+    const token = tokenFor('p5@mail.example');
+    await advance(2 * 3600);
+    const ws = await wsConnect(k);
+    const m = await ws.request({ type: 'join', token }, 'joined');
+    assert.equal(m.code, 'link_invalid');
+    ws.close();
+  });
+});
