@@ -33,6 +33,7 @@ int km_cli_usage_error(const char *cmd, const char *what);
 
 int km_cmd_serve(int argc, char **argv);
 int km_cmd_config(int argc, char **argv);
+int km_cmd_purge(int argc, char **argv);
 int km_cmd_admin(int argc, char **argv);
 int km_cmd_audit(int argc, char **argv);
 

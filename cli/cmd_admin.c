@@ -23,8 +23,10 @@
 
 static const char help_admin[] =
 	"Usage: kamer admin org|user COMMAND [OPTIONS] [--data DIR] [--config FILE]\n"
+	"       kamer admin purge [--data DIR]\n"
 	"Manages organisations, their policy and user accounts (see 'kamer admin org --help'\n"
-	"and 'kamer admin user --help'). Every change is written to the audit log.\n";
+	"and 'kamer admin user --help'), and applies the retention policy now ('purge').\n"
+	"Every change is written to the audit log.\n";
 
 static const char help_org[] =
 	"Usage: kamer admin org create NAME\n"
@@ -571,11 +573,13 @@ int km_cmd_admin(int argc, char **argv)
 		return run_org(argc - 1, argv + 1);
 	if (strcmp(what, "user") == 0)
 		return run_user(argc - 1, argv + 1);
+	if (strcmp(what, "purge") == 0)
+		return km_cmd_purge(argc - 1, argv + 1);
 	if (strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0) {
 		fputs(help_admin, stdout);
 		return KM_EXIT_OK;
 	}
 	if (!what[0])
 		fputs(help_admin, stderr);
-	return km_cli_usage_error("admin", "expected 'org' or 'user'");
+	return km_cli_usage_error("admin", "expected 'org', 'user' or 'purge'");
 }

@@ -186,6 +186,7 @@ static const struct {
 	F(consult_max_hours, 1, 24, 24),
 	F(full_client_ip, 0, 1, 0),
 	F(allow_aes128, 0, 1, 0),
+	F(colleagues_wait, 0, 1, 0),
 #undef F
 };
 #define NFIELDS ((int)(sizeof fields / sizeof fields[0]))
@@ -236,7 +237,7 @@ static int policy_valid(const km_policy_t *p)
 #define POLICY_COLS                                                                                    \
 	"min_password_len, require_2fa, idle_timeout_min, session_max_hours, lockout_failures, "       \
 	"lockout_minutes, audit_retention_days, calllog_retention_days, consult_max_hours, "           \
-	"full_client_ip, allow_aes128"
+	"full_client_ip, allow_aes128, colleagues_wait"
 
 int km_accounts_policy_get(km_store_t *s, int64_t org_id, km_policy_t *out)
 {
@@ -264,11 +265,11 @@ int km_accounts_policy_put(km_store_t *s, int64_t org_id, const km_policy_t *p)
 			      "UPDATE org_policy SET min_password_len = ?, require_2fa = ?, idle_timeout_min = ?, "
 			      "session_max_hours = ?, lockout_failures = ?, lockout_minutes = ?, "
 			      "audit_retention_days = ?, calllog_retention_days = ?, consult_max_hours = ?, "
-			      "full_client_ip = ?, allow_aes128 = ? WHERE org_id = ?",
-			      "llllllllllli", p->min_password_len, p->require_2fa, p->idle_timeout_min,
+			      "full_client_ip = ?, allow_aes128 = ?, colleagues_wait = ? WHERE org_id = ?",
+			      "lllllllllllli", p->min_password_len, p->require_2fa, p->idle_timeout_min,
 			      p->session_max_hours, p->lockout_failures, p->lockout_minutes, p->audit_retention_days,
 			      p->calllog_retention_days, p->consult_max_hours, p->full_client_ip, p->allow_aes128,
-			      org_id);
+			      p->colleagues_wait, org_id);
 	if (rc)
 		return rc;
 	return changes ? 0 : KM_ENOTFOUND;

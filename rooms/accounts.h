@@ -45,6 +45,7 @@ typedef struct km_policy {
 	long consult_max_hours;      /* 1..24, default 24 */
 	long full_client_ip;         /* 0|1, default 0 (audit keeps /24 or /48) */
 	long allow_aes128;           /* 0|1, default 0 (SRTP AES-128-GCM allowed) */
+	long colleagues_wait;        /* 0|1, default 0 (colleagues are admitted without waiting) */
 } km_policy_t;
 
 void km_policy_defaults(km_policy_t *p);

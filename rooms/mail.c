@@ -60,13 +60,13 @@ static void puts_(struct buf *b, const char *s) { put(b, s, strlen(s)); }
 static void putf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void putf(struct buf *b, const char *fmt, ...)
 {
-	char tmp[256];
+	char tmp[1024]; /* formatted pieces are bounded: an address is at most 254 bytes */
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof tmp)
-		b->oom = true; /* callers format only short, bounded things */
+		b->oom = true; /* cannot happen with the bounded fields; fail closed */
 	else
 		put(b, tmp, (size_t)n);
 }

@@ -42,7 +42,8 @@ typedef struct km_invite_mail {
  * name), To, Subject, Date, Message-ID, MIME-Version, Content-Type
  * text/plain; charset=utf-8, Content-Transfer-Encoding: quoted-printable,
  * Content-Language, Auto-Submitted: auto-generated. Header lines fold at 78
- * where they can (an address is never folded; at most ~260 bytes), body
+ * where they can (an address or the Message-ID cannot fold: at most ~300
+ * bytes, well under 998), body
  * lines are at most 76 bytes, and the whole message is 7-bit ASCII.
  * Quoted-printable rather than 8bit: it needs no 8BITMIME from any relay
  * (libcurl does not declare BODY=8BITMIME), keeps lines short so that no

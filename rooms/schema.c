@@ -185,7 +185,8 @@ const km_migration_t km_schema_migrations[] = {
 	  "  pseudonym TEXT NOT NULL\n"
 	  ") STRICT;\n"
 	  "CREATE INDEX calllog_org ON calllog(org_id, id);\n"
-	  "CREATE INDEX calllog_org_ts ON calllog(org_id, ts);\n" },
+	  "CREATE INDEX calllog_org_ts ON calllog(org_id, ts);\n"
+	  "ALTER TABLE org_policy ADD COLUMN colleagues_wait INTEGER NOT NULL DEFAULT 0;\n" },
 };
 
 const int km_schema_count = (int)(sizeof km_schema_migrations / sizeof km_schema_migrations[0]);

@@ -4,6 +4,7 @@
  * the audit log is audited. Signaling thread only. */
 #include "core/err.h"
 #include "core/log.h"
+#include "rooms/consults.h"
 #include "signaling/api_int.h"
 
 #include <stdio.h>
@@ -283,6 +284,35 @@ static void csv_field(char **buf, size_t *len, size_t *cap, json_t *v)
 	*len = (size_t)(o - *buf);
 }
 
+/* A CSV document (header line, then one line per row) of the given
+ * columns of a JSON array of objects. Returns new (caller frees) or NULL. */
+static char *csv_of(json_t *rows, const char *const *cols, size_t *out_len)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	if (!buf)
+		return NULL;
+	for (int i = 0; cols[i]; i++)
+		len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? "," : "", cols[i]);
+	buf[len++] = '\n';
+	size_t idx;
+	json_t *row;
+	json_array_foreach(rows, idx, row) {
+		for (int i = 0; cols[i]; i++) {
+			if (i) {
+				if (len + 1 >= cap)
+					break;
+				buf[len++] = ',';
+			}
+			csv_field(&buf, &len, &cap, json_object_get(row, cols[i]));
+		}
+		if (len + 1 < cap)
+			buf[len++] = '\n';
+	}
+	*out_len = len;
+	return buf;
+}
+
 static void audit_export(km_api_ctx_t *c, int csv)
 {
 	json_t *all = json_array();
@@ -309,38 +339,148 @@ static void audit_export(km_api_ctx_t *c, int csv)
 		km_http_json(c->resp, 200, json_pack("{s:o}", "rows", all));
 		return;
 	}
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap);
+	size_t len;
+	char *buf = csv_of(all, audit_cols, &len);
+	json_decref(all);
 	if (!buf) {
-		json_decref(all);
 		km_http_error(c->resp, 500, "internal", "out of memory");
 		return;
 	}
-	for (int i = 0; audit_cols[i]; i++)
-		len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? "," : "", audit_cols[i]);
-	buf[len++] = '\n';
-	size_t idx;
-	json_t *row;
-	json_array_foreach(all, idx, row) {
-		for (int i = 0; audit_cols[i]; i++) {
-			if (i) {
-				if (len + 1 >= cap)
-					break;
-				buf[len++] = ',';
-			}
-			csv_field(&buf, &len, &cap, json_object_get(row, audit_cols[i]));
-		}
-		if (len + 1 < cap)
-			buf[len++] = '\n';
-	}
-	json_decref(all);
 	km_http_raw(c->resp, 200, "text/csv; charset=utf-8", buf, len);
 }
 
 static void audit_csv(km_api_ctx_t *c) { audit_export(c, 1); }
 static void audit_json(km_api_ctx_t *c) { audit_export(c, 0); }
 
+static const char *const calllog_cols[] = { "id", "consult_id", "ts", "event", "role", "pseudonym", NULL };
+
+/* The org's call log from after_id on, as JSON rows (at most limit). */
+static json_t *calllog_rows(km_api_ctx_t *c, int64_t after, int limit)
+{
+	km_calllog_row_t *rows = NULL;
+	size_t n = 0;
+	json_t *arr = json_array();
+	if (km_consults_calllog(c->srv->store, c->user.org_id, after, limit, &rows, &n) != 0) {
+		json_decref(arr);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:I,s:I,s:I,s:s,s:s,s:s}", "id", (json_int_t)rows[i].id, "consult_id",
+						     (json_int_t)rows[i].consult_id, "ts", (json_int_t)rows[i].ts, "event",
+						     rows[i].event, "role", rows[i].role, "pseudonym", rows[i].pseudonym));
+	free(rows);
+	return arr;
+}
+
+static void calllog_page(km_api_ctx_t *c)
+{
+	char buf[32];
+	long long after = 0, limit = 100;
+	if (km_http_query_get(c->req, "after", buf, sizeof buf) == 0)
+		after = strtoll(buf, NULL, 10);
+	if (km_http_query_get(c->req, "limit", buf, sizeof buf) == 0)
+		limit = strtoll(buf, NULL, 10);
+	if (after < 0 || limit < 1 || limit > 1000) {
+		km_http_error(c->resp, 400, "invalid_field", "after must be >= 0 and limit 1..1000");
+		return;
+	}
+	json_t *rows = calllog_rows(c, after, (int)limit);
+	if (!rows) {
+		km_api_store_failed(c, "calllog", KM_ESTORE);
+		return;
+	}
+	size_t n = json_array_size(rows);
+	json_int_t next = n ? json_integer_value(json_object_get(json_array_get(rows, n - 1), "id")) : after;
+	km_api_audit(c, -1, "calllog.read", "success", "calllog", c->user.org_id, "format=page");
+	km_http_json(c->resp, 200, json_pack("{s:o,s:I}", "rows", rows, "next_after", next));
+}
+
+static void calllog_csv(km_api_ctx_t *c)
+{
+	json_t *all = json_array();
+	int64_t after = 0;
+	for (int guard = 0; guard < 10000; guard++) {
+		json_t *rows = calllog_rows(c, after, 1000);
+		if (!rows) {
+			json_decref(all);
+			km_api_store_failed(c, "calllog", KM_ESTORE);
+			return;
+		}
+		size_t n = json_array_size(rows);
+		if (n)
+			after = json_integer_value(json_object_get(json_array_get(rows, n - 1), "id"));
+		json_array_extend(all, rows);
+		json_decref(rows);
+		if (n < 1000)
+			break;
+	}
+	size_t len;
+	char *buf = csv_of(all, calllog_cols, &len);
+	json_decref(all);
+	if (!buf) {
+		km_http_error(c->resp, 500, "internal", "out of memory");
+		return;
+	}
+	km_api_audit(c, -1, "calllog.read", "success", "calllog", c->user.org_id, "format=csv");
+	snprintf(c->resp->disposition, sizeof c->resp->disposition, "attachment; filename=\"kamer-calllog-org%lld.csv\"",
+		 (long long)c->user.org_id);
+	km_http_raw(c->resp, 200, "text/csv; charset=utf-8", buf, len);
+}
+
+static void consent_get(km_api_ctx_t *c)
+{
+	int64_t version;
+	char *nl = NULL, *en = NULL;
+	if (km_consults_consent_current(c->srv->store, c->user.org_id, &version, &nl, &en) != 0) {
+		km_api_store_failed(c, "consent_get", KM_ESTORE);
+		return;
+	}
+	km_http_json(c->resp, 200, json_pack("{s:I,s:s,s:s}", "version", (json_int_t)version, "nl", nl, "en", en));
+	free(nl);
+	free(en);
+}
+
+static void consent_put(km_api_ctx_t *c)
+{
+	if (km_api_only(c, FIELDS("nl", "en")))
+		return;
+	const char *nl = km_api_str(c, "nl", 8000);
+	const char *en = nl ? km_api_str(c, "en", 8000) : NULL;
+	if (!en)
+		return;
+	int64_t version;
+	int rc = km_consults_consent_put(c->srv->store, c->user.org_id, nl, en, c->now, &version);
+	if (rc == KM_EINVAL) {
+		km_http_error(c->resp, 400, "invalid_field", "the consent texts must be plain text (no control characters)");
+		return;
+	}
+	if (rc) {
+		km_api_store_failed(c, "consent_put", rc);
+		return;
+	}
+	char d[32];
+	snprintf(d, sizeof d, "version=%lld", (long long)version);
+	km_api_audit(c, -1, "consent_text.change", "success", "org", c->user.org_id, d);
+	km_http_json(c->resp, 200, json_pack("{s:I}", "version", (json_int_t)version));
+}
+
+/* "Active consults now": a count, nothing about who or why. */
+static void active(km_api_ctx_t *c)
+{
+	long n = 0;
+	if (km_consults_count_open(c->srv->store, c->user.org_id, c->now, &n) != 0) {
+		km_api_store_failed(c, "count_open", KM_ESTORE);
+		return;
+	}
+	km_http_json(c->resp, 200, json_pack("{s:i}", "open_consults", (int)n));
+}
+
 const km_route_t km_api_admin_routes[] = {
+	{ KM_GET, "/api/v1/admin/calllog", KM_AUTH_ADMIN, NULL, calllog_page },
+	{ KM_GET, "/api/v1/admin/calllog.csv", KM_AUTH_ADMIN, NULL, calllog_csv },
+	{ KM_GET, "/api/v1/admin/consent", KM_AUTH_ADMIN, NULL, consent_get },
+	{ KM_PUT, "/api/v1/admin/consent", KM_AUTH_ADMIN, NULL, consent_put },
+	{ KM_GET, "/api/v1/admin/active", KM_AUTH_ADMIN, NULL, active },
 	{ KM_GET, "/api/v1/admin/users", KM_AUTH_ADMIN, NULL, users_list },
 	{ KM_POST, "/api/v1/admin/users", KM_AUTH_ADMIN, NULL, user_create },
 	{ KM_PATCH, "/api/v1/admin/users/{id}", KM_AUTH_ADMIN, NULL, user_patch },

@@ -286,6 +286,19 @@ static int on_name(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *m
 	if (km_consults_set_display_name(srv->store, p.id, json_string_value(name)) != 0 ||
 	    km_consults_participant_step(srv->store, p.id, "name", "waiting", km_clock_now()) != 0)
 		return err(wsi, c, "store_failed", "try again");
+	km_consult_t k;
+	km_policy_t pol;
+	/* Colleagues skip the waiting room unless the org's policy says otherwise
+	 * (a link opened on another device always waits for the clinician). */
+	if (strcmp(p.kind, "colleague") == 0 && !p.other_device && km_consults_get(srv->store, p.consult_id, &k) == 0 &&
+	    km_accounts_policy_get(srv->store, k.org_id, &pol) == 0 && !pol.colleagues_wait &&
+	    km_consults_participant_step(srv->store, p.id, "waiting", "admitted", km_clock_now()) == 0) {
+		notify_participant(srv, p.id, json_pack("{s:s,s:s,s:o}", "type", "state", "state", "admitted", "chat",
+							km__consult_chat_json(srv, &k)));
+		send_to(srv, p.consult_id, TO_ADMITTED, json_pack("{s:s,s:s}", "type", "joined_room", "role", p.kind));
+		km__consult_notify_staff(srv, p.consult_id);
+		return 0;
+	}
 	send_state(srv, p.id, "waiting");
 	send_to(srv, p.consult_id, TO_STAFF, json_pack("{s:s,s:I}", "type", "waiting_alert", "participant", (json_int_t)p.id));
 	km__consult_notify_staff(srv, p.consult_id);

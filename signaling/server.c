@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/clock.h"
 #include "rooms/accounts.h"
+#include "rooms/retention.h"
 #include "rooms/password.h"
 #include "signaling/consult_int.h"
 #include "signaling/server_int.h"
@@ -316,22 +317,9 @@ static void checkpoint_timer(lws_sorted_usec_list_t *sul)
  * (the purge records itself in the chain). */
 void km__server_retention(km_server_t *srv)
 {
-	km_org_t *orgs = NULL;
-	size_t n = 0;
-	if (srv->audit && km_accounts_org_list(srv->store, &orgs, &n) == 0) {
-		for (size_t i = 0; i < n; i++) {
-			km_policy_t p;
-			int64_t removed = 0;
-			if (km_accounts_policy_get(srv->store, orgs[i].id, &p) != 0)
-				continue;
-			time_t before = (time_t)(km_clock_now() - p.audit_retention_days * 86400);
-			if (km_audit_purge(srv->audit, orgs[i].id, before, &removed) != 0)
-				km_error("audit", "purge_failed", "org=%lld", (long long)orgs[i].id);
-			else if (removed)
-				km_info("audit", "purged", "org=%lld rows=%lld", (long long)orgs[i].id, (long long)removed);
-		}
-		free(orgs);
-	}
+	km_retention_report_t rep;
+	if (srv->audit)
+		km_retention_run(srv->store, srv->audit, km_clock_now(), "system", &rep);
 }
 
 static void retention_timer(lws_sorted_usec_list_t *sul)

@@ -40,7 +40,11 @@ async function clinician(email) {
 
 function outbox() {
   const dir = path.join(k.dataDir, 'outbox');
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.eml')).map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
+  // Oldest first (names start with the second only: order by write time).
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.eml'))
+    .map((f) => ({ f, t: fs.statSync(path.join(dir, f), { bigint: true }).mtimeNs }))
+    .sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0))
+    .map(({ f }) => fs.readFileSync(path.join(dir, f), 'utf8'));
 }
 
 function tokenFor(email) {
@@ -242,5 +246,49 @@ describe('consults', () => {
     const m = await ws.request({ type: 'join', token }, 'joined');
     assert.equal(m.code, 'link_invalid');
     ws.close();
+  });
+  test('call log: read by the admin (audited), CSV, purge after the retention', async () => {
+    const add = runCli(['admin', 'user', 'add', '--org', 'Praktijk C', '--role', 'admin', '--email', 'beheer@praktijk-c.example', '--data', k.dataDir],
+      { KAMER_LISTEN: `127.0.0.1:${k.port}` });
+    const token = add.stdout.match(/#([A-Za-z0-9_-]{43})/)[1];
+    const admin = new Client(k);
+    await admin.post('/api/v1/auth/setup', { token, password: PASSWORD });
+    await admin.post('/api/v1/auth/signin', { email: 'beheer@praktijk-c.example', password: PASSWORD });
+    const secret = (await admin.post('/api/v1/auth/enrol/start', {})).json.secret;
+    await admin.post('/api/v1/auth/enrol/confirm', { code: totp(secret, now()) });
+    let r = await admin.get('/api/v1/admin/calllog?limit=1000');
+    assert.equal(r.status, 200);
+    const events = r.json.rows.map((x) => x.event);
+    for (const e of ['admitted', 'waiting', 'refused', 'ended']) assert.ok(events.includes(e), e);
+    assert.ok(!r.body.includes('@') && !r.body.includes('Anna'), 'no email or name in the call log');
+    r = await admin.get('/api/v1/admin/calllog.csv');
+    assert.match(r.body.split('\n')[0], /^id,consult_id,ts,event,role,pseudonym/);
+    r = await admin.get('/api/v1/admin/audit?limit=1000');
+    assert.ok(r.json.rows.some((x) => x.action === 'calllog.read'), 'reading the call log is audited');
+    assert.ok(r.json.rows.some((x) => x.action === 'consent.given'));
+    const doc3 = await clinician('dr.e@praktijk-c.example');
+    assert.equal((await doc3.get('/api/v1/admin/calllog')).status, 403, 'a clinician may not read it');
+    r = await admin.get('/api/v1/admin/active');
+    assert.equal(typeof r.json.open_consults, 'number');
+    // Consent text versions: admins edit, old versions stay.
+    r = await admin.put('/api/v1/admin/consent', { nl: 'Nieuwe toestemmingstekst.', en: 'New consent text.' });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.version, 1);
+    assert.equal((await admin.get('/api/v1/admin/consent')).json.en, 'New consent text.');
+    // Purge after the retention (default 90 days), by hand.
+    const before = Number(sql('SELECT count(*) FROM calllog'));
+    assert.ok(before > 0);
+    // By hand, now: nothing is older than the retention, nothing goes.
+    const p = runCli(['admin', 'purge', '--data', k.dataDir]);
+    assert.equal(p.status, 0, p.stderr);
+    assert.match(p.stdout, /call-log and consent rows removed: 0/);
+    assert.equal(Number(sql('SELECT count(*) FROM calllog')), before);
+    // The server's daily purge, 91 days later (kamer's test clock).
+    await advance(91 * 86400);
+    assert.equal((await new Client(k).post('/api/v1/test/retention', {})).status, 200);
+    assert.equal(sql('SELECT count(*) FROM calllog'), '0');
+    assert.equal(sql('SELECT count(*) FROM consents'), '0');
+    assert.equal(runCli(['audit', 'verify', '--data', k.dataDir]).status, 0);
+    assert.ok(Number(sql("SELECT count(*) FROM audit WHERE action = 'calllog.purge'")) >= 1, 'the purge is audited');
   });
 });
