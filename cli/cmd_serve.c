@@ -6,6 +6,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "rooms/audit.h"
+#include "rooms/mail.h"
 #include "rooms/secretbox.h"
 #include "rooms/store.h"
 #include "signaling/server.h"
@@ -86,6 +87,49 @@ static int prepare_tls(const km_config_t *cfg, char *cert, char *key, char *ca, 
 	snprintf(cert, len, "%s", paths.server_cert);
 	snprintf(key, len, "%s", paths.server_key);
 	snprintf(ca, len, "%s", paths.ca_cert);
+	return 0;
+}
+
+/* The SMTP settings, checked at start: the password file must be private,
+ * mail_from a valid address. *on is 0 when smtp_url is empty (outbox). */
+static int prepare_smtp(const km_config_t *cfg, km_smtp_config_t *smtp, char *pass, size_t passlen, int *on)
+{
+	char err[256];
+	*on = 0;
+	if (cfg->mail_from[0] && km_mail_address_check(cfg->mail_from, err, sizeof err)) {
+		fprintf(stderr, "kamer serve: mail_from = \"%s\": %s\n", cfg->mail_from, err);
+		return -1;
+	}
+	if (!cfg->smtp_url[0])
+		return 0;
+	memset(smtp, 0, sizeof *smtp);
+	pass[0] = 0;
+	if (cfg->smtp_password_file[0]) {
+		struct stat st;
+		char *text = NULL;
+		size_t len = 0;
+		if (stat(cfg->smtp_password_file, &st) == 0 && (st.st_mode & 077)) {
+			fprintf(stderr, "kamer serve: smtp_password_file %s is readable by others; chmod 600 it\n",
+				cfg->smtp_password_file);
+			return -1;
+		}
+		if (km_fs_read_all(cfg->smtp_password_file, 1024, &text, &len, err, sizeof err)) {
+			fprintf(stderr, "kamer serve: smtp_password_file: %s\n", err);
+			return -1;
+		}
+		while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+			text[--len] = 0;
+		snprintf(pass, passlen, "%s", text);
+		OPENSSL_cleanse(text, len);
+		free(text);
+	}
+	smtp->url = cfg->smtp_url;
+	smtp->username = cfg->smtp_username[0] ? cfg->smtp_username : NULL;
+	smtp->password = pass[0] ? pass : NULL;
+	smtp->ca_file = cfg->smtp_ca_file[0] ? cfg->smtp_ca_file : NULL;
+	smtp->attempts = 3;
+	smtp->timeout_s = 30;
+	*on = 1;
 	return 0;
 }
 
@@ -178,11 +222,20 @@ int km_cmd_serve(int argc, char **argv)
 		km_store_close(store);
 		return KM_EXIT_FAIL;
 	}
+	km_smtp_config_t smtp;
+	char smtp_pass[1100];
+	int smtp_on;
+	if (prepare_smtp(&cfg, &smtp, smtp_pass, sizeof smtp_pass, &smtp_on)) {
+		km_audit_free(audit);
+		km_store_close(store);
+		return KM_EXIT_FAIL;
+	}
 	km_server_t *srv;
 	km_server_opts_t so = { .cfg = &cfg, .store = store, .audit = audit, .server_key = server_key,
-				.cert_path = cert, .key_path = key };
+				.cert_path = cert, .key_path = key, .smtp = smtp_on ? &smtp : NULL };
 	rc = km_server_new(&so, &srv, err, sizeof err);
 	OPENSSL_cleanse(server_key, sizeof server_key);
+	OPENSSL_cleanse(smtp_pass, sizeof smtp_pass);
 	if (rc) {
 		fprintf(stderr, "kamer serve: %s\n", err);
 		km_audit_free(audit);

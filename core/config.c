@@ -16,7 +16,7 @@
 #define KM_WEB_DIR "web"
 #endif
 
-enum kind { K_PATH, K_LISTEN, K_URL, K_LEVEL, K_LONG, K_BOOL };
+enum kind { K_PATH, K_LISTEN, K_URL, K_LEVEL, K_LONG, K_BOOL, K_TEXT, K_SMTP };
 
 struct key {
 	const char *name;
@@ -59,6 +59,14 @@ static const struct key keys[] = {
 	  "largest WSS message accepted, in bytes" },
 	{ "test_hooks", K_BOOL, N(test_hooks), 0, 1, "false",
 	  "enables /api/v1/test/* endpoints used by kamer's own tests; never in production" },
+	{ "smtp_url", K_SMTP, S(smtp_url), 0, 0, "",
+	  "SMTP server for invitation emails: smtp://HOST:587 (STARTTLS) or smtps://HOST:465; empty: DATA/outbox" },
+	{ "smtp_username", K_TEXT, S(smtp_username), 0, 0, "", "SMTP user name (empty: no authentication)" },
+	{ "smtp_password_file", K_PATH, S(smtp_password_file), 0, 0, "",
+	  "file holding the SMTP password (keep it 0600; never put the password in this file)" },
+	{ "smtp_ca_file", K_PATH, S(smtp_ca_file), 0, 0, "",
+	  "CA certificates to check the SMTP server with (empty: the system's)" },
+	{ "mail_from", K_TEXT, S(mail_from), 0, 0, "", "sender address of invitation emails (empty: noreply@HOST)" },
 };
 #define NKEYS (int)(sizeof keys / sizeof keys[0])
 
@@ -135,11 +143,15 @@ int km_config_set(km_config_t *c, const char *key, const char *value, const char
 	switch (k->kind) {
 	case K_PATH:
 	case K_URL:
+	case K_TEXT:
+	case K_SMTP:
 		if (strlen(value) >= k->size)
 			return bad(err, errlen, origin, key, value, "too long");
 		for (const char *p = value; *p; p++)
 			if ((unsigned char)*p < 0x20)
 				return bad(err, errlen, origin, key, value, "contains a control character");
+		if (k->kind == K_SMTP && value[0] && strncmp(value, "smtp://", 7) != 0 && strncmp(value, "smtps://", 8) != 0)
+			return bad(err, errlen, origin, key, value, "must start with smtp:// (STARTTLS) or smtps://");
 		if (k->kind == K_URL && value[0] && strncmp(value, "https://", 8) != 0)
 			return bad(err, errlen, origin, key, value, "must start with https://");
 		if (k->kind == K_URL && value[0] && (strlen(value) < 9 || value[strlen(value) - 1] == '/'))
@@ -301,6 +313,8 @@ int km_config_validate(const km_config_t *c, char *err, size_t errlen)
 	if (c->http_rate_burst < c->http_rate_per_sec)
 		return km_errf(KM_EINVAL, err, errlen, "http_rate_burst (%ld) must be at least http_rate_per_sec (%ld)",
 			       c->http_rate_burst, c->http_rate_per_sec);
+	if (c->smtp_username[0] && !c->smtp_password_file[0])
+		return km_errf(KM_EINVAL, err, errlen, "smtp_username needs smtp_password_file");
 	if (c->max_connections_per_ip > c->max_connections)
 		return km_errf(KM_EINVAL, err, errlen,
 			       "max_connections_per_ip (%ld) must not exceed max_connections (%ld)",
@@ -318,6 +332,8 @@ const char *km_config_key(const km_config_t *c, int i, char *val, size_t vallen,
 	switch (k->kind) {
 	case K_PATH:
 	case K_URL:
+	case K_TEXT:
+	case K_SMTP:
 		snprintf(val, vallen, "%s", base + k->off);
 		break;
 	case K_LISTEN:

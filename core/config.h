@@ -28,6 +28,11 @@ typedef struct km_config {
 	long max_connections_per_ip;
 	long ws_max_message;
 	int test_hooks;
+	char smtp_url[256];        /* "" = emails go to DATA/outbox */
+	char smtp_username[256];
+	char smtp_password_file[KM_PATH_MAX];
+	char smtp_ca_file[KM_PATH_MAX];
+	char mail_from[256];       /* "" = noreply@<host of public_url> */
 } km_config_t;
 
 /* Fills c with the built-in defaults. */

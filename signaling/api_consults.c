@@ -43,14 +43,23 @@ static int send_invitation(km_api_ctx_t *c, const km_consult_t *k, int64_t inv_i
 		*colon = 0;
 	if (!strchr(domain, '.')) /* "localhost": an address needs two labels */
 		snprintf(domain, sizeof domain, "localhost.localdomain");
-	snprintf(from, sizeof from, "noreply@%s", domain);
+	if (c->srv->cfg->mail_from[0])
+		snprintf(from, sizeof from, "%s", c->srv->cfg->mail_from);
+	else
+		snprintf(from, sizeof from, "noreply@%s", domain);
 	km_invite_mail_t m = { .to = email, .link = link, .starts_at = k->starts_at, .org_name = c->org.name,
 			       .from = from, .message_id_domain = domain };
 	RAND_bytes(m.random, sizeof m.random);
 	char *msg = NULL;
 	size_t len = 0;
 	int rc = km_mail_compose(&m, c->now, &msg, &len, err, sizeof err);
-	if (!rc) {
+	const char *transport = c->srv->mailer ? "transport=smtp" : "transport=outbox";
+	if (!rc && c->srv->mailer) {
+		/* Sent by the mail thread; its result lands on the invitation. */
+		rc = km_mailer_submit(c->srv->mailer, inv_id, from, email, msg, len);
+		if (rc)
+			snprintf(err, sizeof err, "the mail queue is full");
+	} else if (!rc) {
 		km_fs_join(outbox, sizeof outbox, c->srv->cfg->data_dir, "outbox");
 		rc = km_mail_outbox_write(outbox, msg, len, name, sizeof name, err, sizeof err);
 	}
@@ -59,13 +68,14 @@ static int send_invitation(km_api_ctx_t *c, const km_consult_t *k, int64_t inv_i
 		free(msg);
 	}
 	OPENSSL_cleanse(link, sizeof link);
-	km_consults_invitation_sent(c->srv->store, inv_id, c->now, rc ? "could not write the email" : NULL);
+	if (rc || !c->srv->mailer)
+		km_consults_invitation_sent(c->srv->store, inv_id, c->now, rc ? "the email could not be sent" : NULL);
 	if (rc) {
 		char q[300];
 		km_error("mail", "send_failed", "invitation=%lld err=%s reason=%s", (long long)inv_id, km_err_name(rc),
 			 km_log_quote(q, sizeof q, err)); /* mail.c's reasons never repeat an address */
 	} else {
-		km_api_audit(c, -1, "invitation.send", "success", "invitation", inv_id, "transport=outbox");
+		km_api_audit(c, -1, "invitation.send", "success", "invitation", inv_id, transport);
 	}
 	return rc;
 }

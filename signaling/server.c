@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/clock.h"
 #include "rooms/accounts.h"
+#include "rooms/consults.h"
 #include "rooms/retention.h"
 #include "rooms/password.h"
 #include "signaling/consult_int.h"
@@ -101,6 +102,34 @@ static int filter_ws(km_server_t *srv, struct lws *wsi)
 	return strcmp(uri, "/ws") == 0 ? 0 : -1;
 }
 
+/* Records what the SMTP thread reports (the clinician's view shows it). */
+static void mail_results(km_server_t *srv)
+{
+	km_mailer_result_t r[32];
+	size_t n;
+	if (!srv->mailer)
+		return;
+	while ((n = km_mailer_poll(srv->mailer, r, 32)) > 0) {
+		for (size_t i = 0; i < n; i++) {
+			km_consults_invitation_sent(srv->store, r[i].invitation_id, km_clock_now(), r[i].rc ? r[i].error : NULL);
+			if (r[i].rc) {
+				char q[200];
+				km_warn("mail", "send_failed", "invitation=%lld reason=%s", (long long)r[i].invitation_id,
+					km_log_quote(q, sizeof q, r[i].error));
+			}
+		}
+		if (n < 32)
+			break;
+	}
+}
+
+static void mail_wake(void *ud)
+{
+	km_server_t *srv = ud;
+	if (srv->ctx)
+		lws_cancel_service(srv->ctx);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	km_server_t *srv = server_of(wsi);
@@ -109,6 +138,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		return filter_network(srv, (int)(intptr_t)in);
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		mail_results(srv);
+		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		/* The network connection's wsi still has its fd here; h2
 		 * streams (children) have none. */
@@ -294,6 +326,10 @@ int km_server_new(const km_server_opts_t *opts, km_server_t **out, char *err, si
 			     cfg->listen_host, cfg->listen_port, cert_path);
 		goto fail;
 	}
+	if (opts->smtp && !(srv->mailer = km_mailer_new(opts->smtp, mail_wake, srv))) {
+		rc = km_errf(KM_ENOMEM, err, errlen, "cannot start the mail thread");
+		goto fail;
+	}
 	*out = srv;
 	return 0;
 fail:
@@ -360,6 +396,8 @@ void km_server_free(km_server_t *srv)
 {
 	if (!srv)
 		return;
+	km_mailer_free(srv->mailer);
+	srv->mailer = NULL;
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);
 	km_ratelimit_free(srv->rl);

@@ -7,6 +7,7 @@
 
 #include "core/config.h"
 #include "rooms/audit.h"
+#include "rooms/mail.h"
 #include "rooms/store.h"
 
 #include <stddef.h>
@@ -21,6 +22,7 @@ typedef struct km_server_opts {
 	km_audit_t *audit;
 	const uint8_t *server_key; /* 32 bytes: seals TOTP secrets (rooms/secretbox.h) */
 	const char *cert_path, *key_path; /* PEM files for TLS */
+	const km_smtp_config_t *smtp;     /* NULL: invitation emails go to the outbox */
 } km_server_opts_t;
 
 /* Creates the server and binds its port. Returns KM_EBUSY if the port is

@@ -3,6 +3,7 @@
 #define KM_SERVER_INT_H
 
 #include "signaling/http.h"
+#include "signaling/mailer.h"
 #include "signaling/ratelimit.h"
 #include "signaling/server.h"
 #include "signaling/throttle.h"
@@ -31,6 +32,7 @@ struct km_server {
 	int fd_max;
 	uint64_t ws_msgs_in, http_reqs;
 	km_ws_conn_t *ws_list;       /* open WSS connections */
+	km_mailer_t *mailer;         /* SMTP thread, NULL: outbox */
 	km_ratelimit_t *bad_tokens;  /* failed join attempts per address */
 	lws_sorted_usec_list_t sul_expiry; /* ends expired consults */
 };

@@ -331,6 +331,15 @@ describe('lifecycle and configuration', () => {
     assert.equal(r.status, 2, 'tls_cert without tls_key');
   });
 
+  test('every configuration key is documented', () => {
+    const r = runCli(['config', 'check', '--data', tempDir()]);
+    assert.equal(r.status, 0, r.stderr);
+    const doc = fs.readFileSync('docs/configuration.md', 'utf8');
+    const keys = r.stdout.split('\n').filter(Boolean).map((l) => l.split(' = ')[0]);
+    assert.ok(keys.length >= 15);
+    for (const key of keys) assert.ok(doc.includes(`| \`${key}\` |`), `docs/configuration.md documents ${key}`);
+  });
+
   test('production certificate paths are checked at start', async () => {
     const d = tempDir();
     const r = runCli(['serve', '--data', d, '--listen', `127.0.0.1:${await freePort()}`], {
