@@ -30,6 +30,11 @@
 static const char tls12_ciphers[] =
 	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256:"
 	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256";
+/* An idle connection is pinged after 10 s and dropped after 25 s without an
+ * answer: someone whose page or network went away leaves the waiting list
+ * within 30 s. */
+static const lws_retry_bo_t idle_policy = { .secs_since_valid_ping = 10, .secs_since_valid_hangup = 25 };
+
 static const char tls13_ciphers[] = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
 
 uint64_t km__now_ms(void)
@@ -317,6 +322,7 @@ int km_server_new(const km_server_opts_t *opts, km_server_t **out, char *err, si
 			       SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE;
 	info.alpn = "h2,http/1.1";
 	info.max_http_header_data = (unsigned short)cfg->http_max_header;
+	info.retry_and_idle_policy = &idle_policy;
 	info.max_http_header_pool = 64;
 	info.timeout_secs = 10;
 	info.keepalive_timeout = 30;

@@ -208,6 +208,50 @@ describe('consults', () => {
     for (const w of [ws, ws2, staff2]) w.close();
   });
 
+  test('100 parallel first joins with one token give exactly one participant', async () => {
+    const consult = await create(doc, [{ email: 'race@mail.example', kind: 'patient' }]);
+    const token = tokenFor('race@mail.example');
+    const sockets = await Promise.all(Array.from({ length: 100 }, () => wsConnect(k)));
+    const answers = await Promise.all(sockets.map((ws) => ws.request({ type: 'join', token }, 'joined')));
+    const joined = answers.filter((m) => m.type === 'joined');
+    assert.equal(joined.length, 100, JSON.stringify(answers.find((m) => m.type !== 'joined')));
+    assert.equal(joined.filter((m) => m.participant.other_device === false).length, 1, 'exactly one first redemption');
+    assert.equal(sql(`SELECT count(*) FROM participants WHERE consult_id = ${consult.id} AND other_device = 0`), '1');
+    for (const ws of sockets) ws.close();
+  });
+
+  test("another consult's participant cannot be admitted", async () => {
+    const a = await create(doc, [{ email: 'pa@mail.example', kind: 'patient' }]);
+    const b = await create(doc2, [{ email: 'pb@mail.example', kind: 'patient' }]);
+    const { ws: pa } = await patientToWaiting(tokenFor('pa@mail.example'), 'Aart');
+    const pid = Number(sql(`SELECT id FROM participants WHERE consult_id = ${a.id}`));
+    const staffB = await wsConnect(k, { cookie: `${COOKIE}=${doc2.cookie}` });
+    await staffB.request({ type: 'watch', consult: b.id }, 'room');
+    const e = await staffB.request({ type: 'admit', participant: pid }, 'never');
+    assert.deepEqual([e.type, e.code], ['error', 'not_found']);
+    assert.equal(sql(`SELECT state FROM participants WHERE id = ${pid}`), 'waiting');
+    for (const ws of [pa, staffB]) ws.close();
+  });
+
+  test('someone whose connection silently dies leaves the waiting list within 30 s', async () => {
+    const consult = await create(doc, [{ email: 'gone@mail.example', kind: 'patient' }]);
+    const staff = await wsConnect(k, { cookie: `${COOKIE}=${doc.cookie}` });
+    await staff.request({ type: 'watch', consult: consult.id }, 'room');
+    // A browser that stops answering (no pong to kamer's pings), TCP left open.
+    const ws = await wsConnect(k, { autoPong: false });
+    const j = await ws.request({ type: 'join', token: tokenFor('gone@mail.example') }, 'joined');
+    await ws.request({ type: 'consent', accept: true, version: j.consent.version }, 'state');
+    await ws.request({ type: 'name', display_name: 'Stil' }, 'state');
+    await staff.waitFor((m) => m.type === 'participants' && m.participants.some((p) => p.state === 'waiting' && p.online));
+    const t0 = Date.now();
+    await staff.waitFor((m) => m.type === 'participants' && m.participants.some((p) => p.name === 'Stil' && !p.online), 35000);
+    const s = (Date.now() - t0) / 1000;
+    console.log(`silent participant left the waiting list after ${s.toFixed(1)} s`);
+    assert.ok(s <= 30, `${s} s`);
+    ws.terminate();
+    staff.close();
+  });
+
   test('bad input to the API changes nothing', async () => {
     const before = sql('SELECT count(*) FROM consults');
     const bad = [

@@ -2,11 +2,11 @@
 // bounded waits for the next message or one of a given type.
 import WebSocket from 'ws';
 
-export function wsConnect(k, { cookie, origin } = {}) {
+export function wsConnect(k, { cookie, origin, autoPong = true } = {}) {
   return new Promise((resolve, reject) => {
     const headers = cookie ? { cookie } : {};
     const ws = new WebSocket(`wss://localhost:${k.port}/ws`, {
-      ca: k.ca, handshakeTimeout: 5000, origin: origin || `https://localhost:${k.port}`, headers,
+      ca: k.ca, handshakeTimeout: 5000, origin: origin || `https://localhost:${k.port}`, headers, autoPong,
     });
     const queue = [];
     const waiters = [];
