@@ -289,7 +289,7 @@ describe('lifecycle and configuration', () => {
       }
       const extra = net.connect(k.port, '127.0.0.1');
       const closed = await new Promise((resolve) => {
-        const t = setTimeout(() => resolve(false), 3000);
+        const t = setTimeout(() => resolve(false), 10000);
         extra.once('close', () => { clearTimeout(t); resolve(true); });
         extra.once('error', () => {});
       });
