@@ -99,7 +99,10 @@ static int filter_ws(km_server_t *srv, struct lws *wsi)
 		return -1;
 	}
 	char uri[64];
-	if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0)
+	/* HTTP/1.1 upgrades carry the path in GET_URI; WebSockets over HTTP/2
+	 * (RFC 8441, which Chromium uses when the page came over h2) in :path. */
+	if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 &&
+	    lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_HTTP_COLON_PATH) <= 0)
 		return -1;
 	char *q = strchr(uri, '?');
 	if (q)

@@ -84,3 +84,12 @@ export const newSetupLink = (uid) => post(`/admin/users/${id(uid)}/setup-link`);
 export const policy = () => get('/admin/policy');
 export const putPolicy = (fields) => put('/admin/policy', fields);
 export const audit = (after, limit) => get(`/admin/audit?after=${id(after)}&limit=${id(limit)}`);
+
+// Consults (clinicians) and the participant's cookie (join page).
+export const consults = () => get('/consults');
+export const consult = (cid) => get(`/consults/${id(cid)}`);
+export const createConsult = (fields) => post('/consults', fields);
+export const endConsult = (cid) => post(`/consults/${id(cid)}/end`);
+export const resendInvitation = (iid) => post(`/invitations/${id(iid)}/resend`);
+export const revokeInvitation = (iid) => post(`/invitations/${id(iid)}/revoke`);
+export const participantCookie = (resume) => post('/participant/cookie', { resume });

@@ -53,6 +53,9 @@ const ERRORS = {
   origin_refused: 'err.origin_refused',
   invalid_field: 'err.invalid_field',
   internal: 'err.internal',
+  not_possible: 'err.not_possible',
+  link_invalid: 'err.link_invalid',
+  store_failed: 'err.store_failed',
 };
 
 // password_rejected reason -> catalogue key.
@@ -90,6 +93,56 @@ export function formatTime(v) {
   const d = dateOf(v);
   if (!d) return '–';
   return new Intl.DateTimeFormat(lang(), { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+}
+
+// "Tuesday 12 March 2025" / "14:05" in the page's language, or '–'.
+export function formatDay(v) {
+  const d = dateOf(v);
+  return d ? new Intl.DateTimeFormat(lang(), { dateStyle: 'full' }).format(d) : '–';
+}
+export function formatClock(v) {
+  const d = dateOf(v);
+  return d ? new Intl.DateTimeFormat(lang(), { timeStyle: 'short' }).format(d) : '–';
+}
+
+// A modal confirmation (<dialog>): resolves true for OK, false for Cancel or
+// Escape. text is a catalogue key (with vars); okKey labels the OK button.
+// Focus returns to where it was.
+export function confirmDialog(textKey, vars, okKey = 'dialog.ok', { danger = false } = {}) {
+  return new Promise((resolve) => {
+    const back = document.activeElement;
+    const d = document.createElement('dialog');
+    d.className = 'confirm';
+    const p = document.createElement('p');
+    p.id = `dlg-${Date.now()}`;
+    say(p, textKey, vars);
+    d.setAttribute('aria-describedby', p.id);
+    const ok = document.createElement('button');
+    ok.type = 'button';
+    ok.className = danger ? 'danger' : 'primary';
+    ok.dataset.answer = 'ok';
+    say(ok, okKey);
+    const cancel = document.createElement('button');
+    cancel.type = 'button';
+    cancel.dataset.answer = 'cancel';
+    say(cancel, 'dialog.cancel');
+    d.append(p, ok, cancel);
+    document.body.append(d);
+    const done = (answer) => {
+      d.close();
+      d.remove();
+      if (back && back.isConnected) back.focus();
+      resolve(answer);
+    };
+    ok.addEventListener('click', () => done(true));
+    cancel.addEventListener('click', () => done(false));
+    d.addEventListener('cancel', (ev) => {
+      ev.preventDefault();
+      done(false);
+    });
+    d.showModal();
+    cancel.focus();
+  });
 }
 
 // Copies text to the clipboard; falls back to selecting input for Ctrl+C.

@@ -25,8 +25,8 @@ export async function launch() {
   });
   return {
     browser,
-    async context(locale = 'en-US') {
-      return browser.newContext({ ignoreHTTPSErrors: true, locale });
+    async context(locale = 'en-US', extra = {}) {
+      return browser.newContext({ ignoreHTTPSErrors: true, locale, ...extra });
     },
     async close() {
       await browser.close();
