@@ -418,10 +418,11 @@ static void signout(km_api_ctx_t *c)
 static void me(km_api_ctx_t *c)
 {
 	km_http_json(c->resp, 200,
-		     json_pack("{s:{s:I,s:s,s:s},s:{s:I,s:s},s:s,s:b,s:i,s:i}", "user", "id", (json_int_t)c->user.id,
+		     json_pack("{s:{s:I,s:s,s:s},s:{s:I,s:s},s:s,s:b,s:i,s:i,s:i}", "user", "id", (json_int_t)c->user.id,
 			       "email", c->user.email, "role", c->user.role, "org", "id", (json_int_t)c->org.id, "name",
 			       c->org.name, "stage", c->sess.stage, "totp", c->user.totp_len > 0, "min_password_len",
-			       (int)c->policy.min_password_len, "idle_timeout_min", (int)c->policy.idle_timeout_min));
+			       (int)c->policy.min_password_len, "idle_timeout_min", (int)c->policy.idle_timeout_min,
+			       "consult_max_hours", (int)c->policy.consult_max_hours));
 }
 
 static void sessions_list(km_api_ctx_t *c)

@@ -358,6 +358,34 @@ static int on_chat(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *m
 	return 0;
 }
 
+/* ---- private messages between the clinician and one waiting person ---- */
+
+/* Before admitting, the clinician may check who is waiting: messages go
+ * between the clinician and that one person only, relayed and not stored,
+ * so they end with the room. */
+static int on_private(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *msg)
+{
+	json_t *text = json_object_get(msg, "text");
+	if (!json_is_string(text) || json_string_length(text) < 1 || json_string_length(text) > KM_CHAT_MAX)
+		return err(wsi, c, "invalid_message", "text must be 1 to 2000 bytes");
+	km_participant_t p;
+	if (c->role == KM_WS_STAFF) {
+		json_t *jid = json_object_get(msg, "participant");
+		if (!json_is_integer(jid) || km_consults_participant_get(srv->store, json_integer_value(jid), &p) != 0 ||
+		    p.consult_id != c->consult_id)
+			return err(wsi, c, "not_found", "no such participant in this consult");
+		if (strcmp(p.state, "waiting") != 0)
+			return err(wsi, c, "out_of_order", "private messages are for someone who is waiting");
+		notify_participant(srv, p.id, json_pack("{s:s,s:s,s:O}", "type", "private", "from", "clinician", "text", text));
+		return 0;
+	}
+	if (me_in(srv, wsi, c, "waiting", &p))
+		return 0;
+	send_to(srv, p.consult_id, TO_STAFF,
+		json_pack("{s:s,s:I,s:O}", "type", "private", "participant", (json_int_t)p.id, "text", text));
+	return 0;
+}
+
 /* ---- staff ---- */
 
 /* Loads the staff session of the upgrade request (idle timeout applied). */
@@ -475,7 +503,7 @@ static const struct {
 } handlers[] = {
 	{ "join", on_join },	   { "resume", on_resume }, { "consent", on_consent }, { "name", on_name },
 	{ "leave", on_leave },	   { "chat", on_chat },	    { "watch", on_watch },     { "admit", on_admit },
-	{ "refuse", on_refuse },   { "end", on_end },
+	{ "refuse", on_refuse },   { "end", on_end },	    { "private", on_private },
 };
 
 int km_consult_handle(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, const char *t, json_t *msg)

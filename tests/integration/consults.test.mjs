@@ -220,6 +220,27 @@ describe('consults', () => {
     for (const ws of sockets) ws.close();
   });
 
+  test('private messages with one waiting person, before admitting', async () => {
+    const consult = await create(doc, [{ email: 'pm1@mail.example', kind: 'patient' }, { email: 'pm2@mail.example', kind: 'patient' }]);
+    const staff = await wsConnect(k, { cookie: `${COOKIE}=${doc.cookie}` });
+    await staff.request({ type: 'watch', consult: consult.id }, 'room');
+    const { ws: one } = await patientToWaiting(tokenFor('pm1@mail.example'), 'Een');
+    const { ws: two } = await patientToWaiting(tokenFor('pm2@mail.example'), 'Twee');
+    const list = await staff.waitFor((m) => m.type === 'participants' && m.participants.filter((p) => p.state === 'waiting').length === 2);
+    const idOne = list.participants.find((p) => p.name === 'Een').id;
+    staff.sendJson({ type: 'private', participant: idOne, text: 'Wat is uw geboortedatum?' });
+    assert.equal((await one.type('private')).text, 'Wat is uw geboortedatum?');
+    one.sendJson({ type: 'private', text: '1 april 1970' });
+    const back = await staff.type('private');
+    assert.deepEqual([back.participant, back.text], [idOne, '1 april 1970']);
+    await assert.rejects(two.type('private', 500), 'the other waiting person sees nothing');
+    staff.sendJson({ type: 'admit', participant: idOne });
+    await one.waitFor((m) => m.type === 'state' && m.state === 'admitted');
+    const e = await staff.request({ type: 'private', participant: idOne, text: 'x' }, 'never');
+    assert.equal(e.code, 'out_of_order', 'only for someone who is waiting');
+    for (const w of [staff, one, two]) w.close();
+  });
+
   test("another consult's participant cannot be admitted", async () => {
     const a = await create(doc, [{ email: 'pa@mail.example', kind: 'patient' }]);
     const b = await create(doc2, [{ email: 'pb@mail.example', kind: 'patient' }]);
