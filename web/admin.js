@@ -20,6 +20,7 @@ const POLICY = {
   consult_max_hours: ['policy.consult_max_hours', 'policy.consult_max_hours_hint'],
   full_client_ip: ['policy.full_client_ip', 'policy.full_client_ip_hint'],
   allow_aes128: ['policy.allow_aes128', 'policy.allow_aes128_hint'],
+  colleagues_wait: ['policy.colleagues_wait', 'policy.colleagues_wait_hint'],
 };
 const ROLES = { admin: 'role.admin', clinician: 'role.clinician' };
 
@@ -290,13 +291,37 @@ async function loadAudit() {
 
 $('audit-more').addEventListener('click', loadAudit);
 
+async function loadConsent() {
+  const r = await api.consentText();
+  if (r.status !== 200) return sayError($('consent-error'), r);
+  $('consent-nl').value = r.body.nl;
+  $('consent-en').value = r.body.en;
+  say($('consent-status'), 'consenttext.version', { v: r.body.version });
+}
+
+$('consent-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  clear($('consent-error'));
+  const nl = $('consent-nl').value.trim(), en = $('consent-en').value.trim();
+  if (!nl || !en) return say($('consent-error'), 'consenttext.both');
+  const r = await api.putConsentText(nl, en);
+  if (r.status !== 200) return sayError($('consent-error'), r);
+  say($('consent-status'), 'consenttext.saved', { v: r.body.version });
+});
+
+async function loadActive() {
+  const r = await api.activeConsults();
+  if (r.status === 200) say($('active-status'), 'calllog.active', { n: r.body.open_consults });
+}
+
 await initPage();
 me = await requireSession({ role: 'admin' });
 if (me) {
   $('audit-csv').href = api.AUDIT_CSV_URL;
   $('audit-json').href = api.AUDIT_JSON_URL;
+  $('calllog-csv').href = api.CALLLOG_CSV_URL;
   say($('org'), 'admin.org', { org: me.org.name });
   show($('content'), true);
   document.addEventListener('kamer:lang', renderAudit);
-  await Promise.all([loadUsers(), loadPolicy(), loadAudit()]);
+  await Promise.all([loadUsers(), loadPolicy(), loadAudit(), loadConsent(), loadActive()]);
 }

@@ -10,6 +10,7 @@ const BASE = '/api/v1';
 
 export const AUDIT_CSV_URL = `${BASE}/admin/audit.csv`;
 export const AUDIT_JSON_URL = `${BASE}/admin/audit.json`;
+export const CALLLOG_CSV_URL = `${BASE}/admin/calllog.csv`;
 
 const listeners = new Set();
 
@@ -83,6 +84,9 @@ export const reset2fa = (uid) => post(`/admin/users/${id(uid)}/reset-2fa`);
 export const newSetupLink = (uid) => post(`/admin/users/${id(uid)}/setup-link`);
 export const policy = () => get('/admin/policy');
 export const putPolicy = (fields) => put('/admin/policy', fields);
+export const consentText = () => get('/admin/consent');
+export const putConsentText = (nl, en) => put('/admin/consent', { nl, en });
+export const activeConsults = () => get('/admin/active');
 export const audit = (after, limit) => get(`/admin/audit?after=${id(after)}&limit=${id(limit)}`);
 
 // Consults (clinicians) and the participant's cookie (join page).

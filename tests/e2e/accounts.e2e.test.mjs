@@ -87,6 +87,14 @@ describe('account pages in Chromium', () => {
 
         await page.goto(`https://localhost:${k.port}/admin`);
         await page.waitForSelector(`text=${email}`, { timeout: 10000 });
+        // The consent text (kamer's default, version 0) can be edited: a new version.
+        await page.waitForFunction(() => document.querySelector('#consent-nl').value.length > 20, null, { timeout: 10000 });
+        await page.waitForSelector('#consent-status:has-text(" ")', { timeout: 10000 });
+        const v0 = Number((await page.textContent('#consent-status')).match(/\d+/)[0]);
+        await page.fill('#consent-en', `Consent text, edited in the ${lang} run.`);
+        await page.click('#consent-form button[type=submit]');
+        await page.waitForFunction((v) => document.querySelector('#consent-status').textContent.includes(String(v)), v0 + 1, { timeout: 10000 });
+        await page.waitForSelector('#active-status:has-text("0")', { timeout: 10000 });
         await assertTranslated(page, 'admin');
         await shot(page, `accounts-${lang}-6-admin`);
         assert.deepEqual(errors.filter((e) => !/status of 4\d\d/.test(e)), [], 'console errors');
