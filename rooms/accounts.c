@@ -187,6 +187,7 @@ static const struct {
 	F(full_client_ip, 0, 1, 0),
 	F(allow_aes128, 0, 1, 0),
 	F(colleagues_wait, 0, 1, 0),
+	F(reconsent_on_join, 0, 1, 0),
 #undef F
 };
 #define NFIELDS ((int)(sizeof fields / sizeof fields[0]))
@@ -237,7 +238,7 @@ static int policy_valid(const km_policy_t *p)
 #define POLICY_COLS                                                                                    \
 	"min_password_len, require_2fa, idle_timeout_min, session_max_hours, lockout_failures, "       \
 	"lockout_minutes, audit_retention_days, calllog_retention_days, consult_max_hours, "           \
-	"full_client_ip, allow_aes128, colleagues_wait"
+	"full_client_ip, allow_aes128, colleagues_wait, reconsent_on_join"
 
 int km_accounts_policy_get(km_store_t *s, int64_t org_id, km_policy_t *out)
 {
@@ -265,11 +266,12 @@ int km_accounts_policy_put(km_store_t *s, int64_t org_id, const km_policy_t *p)
 			      "UPDATE org_policy SET min_password_len = ?, require_2fa = ?, idle_timeout_min = ?, "
 			      "session_max_hours = ?, lockout_failures = ?, lockout_minutes = ?, "
 			      "audit_retention_days = ?, calllog_retention_days = ?, consult_max_hours = ?, "
-			      "full_client_ip = ?, allow_aes128 = ?, colleagues_wait = ? WHERE org_id = ?",
-			      "lllllllllllli", p->min_password_len, p->require_2fa, p->idle_timeout_min,
+			      "full_client_ip = ?, allow_aes128 = ?, colleagues_wait = ?, reconsent_on_join = ? "
+			      "WHERE org_id = ?",
+			      "llllllllllllli", p->min_password_len, p->require_2fa, p->idle_timeout_min,
 			      p->session_max_hours, p->lockout_failures, p->lockout_minutes, p->audit_retention_days,
 			      p->calllog_retention_days, p->consult_max_hours, p->full_client_ip, p->allow_aes128,
-			      p->colleagues_wait, org_id);
+			      p->colleagues_wait, p->reconsent_on_join, org_id);
 	if (rc)
 		return rc;
 	return changes ? 0 : KM_ENOTFOUND;

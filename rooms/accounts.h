@@ -46,6 +46,7 @@ typedef struct km_policy {
 	long full_client_ip;         /* 0|1, default 0 (audit keeps /24 or /48) */
 	long allow_aes128;           /* 0|1, default 0 (SRTP AES-128-GCM allowed) */
 	long colleagues_wait;        /* 0|1, default 0 (colleagues are admitted without waiting) */
+	long reconsent_on_join;      /* 0|1, default 0 (patients consent again when someone new is admitted) */
 } km_policy_t;
 
 void km_policy_defaults(km_policy_t *p);

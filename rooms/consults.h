@@ -133,6 +133,14 @@ int km_consults_consent_get(km_store_t *s, int64_t org_id, int64_t version, char
  * also sets the participant "refused". Call-log row written. */
 int km_consults_consent_record(km_store_t *s, int64_t participant_id, int given, int64_t version, int64_t now);
 
+/* Consent again when someone new is admitted (org policy
+ * reconsent_on_join): marks every admitted patient of the consult except
+ * `except` as owing a new consent; asks whether one does; and clears it
+ * (after km_consults_consent_record of a given consent). */
+int km_consults_reconsent_mark(km_store_t *s, int64_t consult_id, int64_t except, long *marked);
+int km_consults_reconsent_pending(km_store_t *s, int64_t participant_id, int *pending);
+int km_consults_reconsent_clear(km_store_t *s, int64_t participant_id);
+
 /* Chat: stores one sealed message (the caller seals it with the room key);
  * lists a consult's messages in order (*out new; each row's sealed bytes
  * copied). */

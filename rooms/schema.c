@@ -140,6 +140,7 @@ const km_migration_t km_schema_migrations[] = {
 	  "  display_name TEXT,\n"
 	  "  other_device INTEGER NOT NULL DEFAULT 0 CHECK (other_device IN (0, 1)),\n"
 	  "  consent_version INTEGER NOT NULL DEFAULT 0,\n"
+	  "  reconsent_pending INTEGER NOT NULL DEFAULT 0 CHECK (reconsent_pending IN (0, 1)),\n"
 	  "  cookie_hash TEXT UNIQUE,\n"
 	  "  created_at INTEGER NOT NULL\n"
 	  ") STRICT;\n"
@@ -186,7 +187,8 @@ const km_migration_t km_schema_migrations[] = {
 	  ") STRICT;\n"
 	  "CREATE INDEX calllog_org ON calllog(org_id, id);\n"
 	  "CREATE INDEX calllog_org_ts ON calllog(org_id, ts);\n"
-	  "ALTER TABLE org_policy ADD COLUMN colleagues_wait INTEGER NOT NULL DEFAULT 0;\n" },
+	  "ALTER TABLE org_policy ADD COLUMN colleagues_wait INTEGER NOT NULL DEFAULT 0;\n"
+	  "ALTER TABLE org_policy ADD COLUMN reconsent_on_join INTEGER NOT NULL DEFAULT 0;\n" },
 };
 
 const int km_schema_count = (int)(sizeof km_schema_migrations / sizeof km_schema_migrations[0]);

@@ -62,12 +62,13 @@ json_t *km__consult_participants_json(km_server_t *srv, int64_t consult_id)
 }
 
 /* Sends msg (a new reference for each receiver) to every connection of a
- * consult that passes the filter; takes msg. */
+ * consult that passes the filter, except participant `except` (0: none);
+ * takes msg. */
 enum { TO_STAFF = 1, TO_ADMITTED = 2 };
-static void send_to(km_server_t *srv, int64_t consult_id, int who, json_t *msg)
+static void send_to(km_server_t *srv, int64_t consult_id, int who, int64_t except, json_t *msg)
 {
 	for (km_ws_conn_t *w = srv->ws_list; w; w = w->next) {
-		if (w->consult_id != consult_id)
+		if (w->consult_id != consult_id || (except && w->role == KM_WS_PARTICIPANT && w->participant_id == except))
 			continue;
 		int yes = (who & TO_STAFF) && w->role == KM_WS_STAFF;
 		if ((who & TO_ADMITTED) && w->role == KM_WS_PARTICIPANT) {
@@ -83,7 +84,7 @@ static void send_to(km_server_t *srv, int64_t consult_id, int who, json_t *msg)
 
 void km__consult_notify_staff(km_server_t *srv, int64_t consult_id)
 {
-	send_to(srv, consult_id, TO_STAFF,
+	send_to(srv, consult_id, TO_STAFF, 0,
 		json_pack("{s:s,s:o}", "type", "participants", "participants",
 			  km__consult_participants_json(srv, consult_id)));
 }
@@ -154,6 +155,42 @@ void km__consult_end(km_server_t *srv, int64_t consult_id, const char *why)
 	km_info("consult", "ended", "consult=%lld reason=%s", (long long)consult_id, why);
 }
 
+/* The org's current consent text as {version, nl, en}, or NULL. */
+static json_t *consent_json(km_server_t *srv, int64_t org_id)
+{
+	int64_t version;
+	char *nl = NULL, *en = NULL;
+	json_t *o = NULL;
+	if (km_consults_consent_current(srv->store, org_id, &version, &nl, &en) == 0)
+		o = json_pack("{s:I,s:s,s:s}", "version", (json_int_t)version, "nl", nl, "en", en);
+	free(nl);
+	free(en);
+	return o;
+}
+
+/* Someone (p) was just admitted to consult k: the others in the room are
+ * told who joined by role, and when the org's policy asks for it, the
+ * patients already in the room must consent again (the media reaching them
+ * waits for it). */
+static void after_admit(km_server_t *srv, const km_consult_t *k, const km_participant_t *p)
+{
+	km_policy_t pol;
+	send_to(srv, k->id, TO_ADMITTED, p->id, json_pack("{s:s,s:s}", "type", "joined_room", "role", p->kind));
+	long marked = 0;
+	if (km_accounts_policy_get(srv->store, k->org_id, &pol) == 0 && pol.reconsent_on_join &&
+	    km_consults_reconsent_mark(srv->store, k->id, p->id, &marked) == 0 && marked > 0) {
+		for (km_ws_conn_t *w = srv->ws_list; w; w = w->next) {
+			int pending = 0;
+			if (w->role != KM_WS_PARTICIPANT || w->consult_id != k->id ||
+			    km_consults_reconsent_pending(srv->store, w->participant_id, &pending) != 0 || !pending)
+				continue;
+			json_t *consent = consent_json(srv, k->org_id);
+			km_ws_send(w->wsi, w, json_pack("{s:s,s:s,s:o*}", "type", "reconsent", "role", p->kind, "consent", consent));
+		}
+	}
+	km__consult_notify_staff(srv, k->id);
+}
+
 /* ---- participants ---- */
 
 static int welcome(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, const km_participant_t *p, const char *resume)
@@ -170,14 +207,15 @@ static int welcome(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, const km_
 			      org.name, "starts_at", (json_int_t)k.starts_at, "expires_at", (json_int_t)k.expires_at);
 	if (resume)
 		json_object_set_new(m, "resume", json_string(resume));
-	if (strcmp(p->state, "consent") == 0) {
-		int64_t version;
-		char *nl = NULL, *en = NULL;
-		if (km_consults_consent_current(srv->store, k.org_id, &version, &nl, &en) == 0)
-			json_object_set_new(m, "consent", json_pack("{s:I,s:s,s:s}", "version", (json_int_t)version,
-								    "nl", nl, "en", en));
-		free(nl);
-		free(en);
+	int pending = 0;
+	if (strcmp(p->state, "admitted") == 0)
+		km_consults_reconsent_pending(srv->store, p->id, &pending);
+	if (strcmp(p->state, "consent") == 0 || pending) {
+		json_t *consent = consent_json(srv, k.org_id);
+		if (consent)
+			json_object_set_new(m, "consent", consent);
+		if (pending)
+			json_object_set_new(m, "reconsent", json_true());
 	}
 	if (strcmp(p->state, "admitted") == 0)
 		json_object_set_new(m, "chat", km__consult_chat_json(srv, &k));
@@ -246,8 +284,13 @@ static int on_consent(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t
 	km_participant_t p;
 	km_consult_t k;
 	json_t *accept = json_object_get(msg, "accept"), *ver = json_object_get(msg, "version");
-	if (me_in(srv, wsi, c, "consent", &p))
+	int pending = 0;
+	if (me_in(srv, wsi, c, NULL, &p))
 		return 0;
+	if (strcmp(p.state, "admitted") == 0)
+		km_consults_reconsent_pending(srv->store, p.id, &pending);
+	if (strcmp(p.state, "consent") != 0 && !pending)
+		return err(wsi, c, "out_of_order", "not possible in this step");
 	if (!json_is_boolean(accept) || !json_is_integer(ver))
 		return err(wsi, c, "invalid_message", "consent needs \"accept\" (true/false) and the text's \"version\"");
 	int64_t version;
@@ -262,11 +305,13 @@ static int on_consent(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t
 	int given = json_is_true(accept);
 	if (km_consults_consent_record(srv->store, p.id, given, version, km_clock_now()) != 0)
 		return err(wsi, c, "store_failed", "try again");
-	if (given && km_consults_participant_step(srv->store, p.id, "consent", "name", km_clock_now()) != 0)
+	if (given && !pending && km_consults_participant_step(srv->store, p.id, "consent", "name", km_clock_now()) != 0)
 		return err(wsi, c, "store_failed", "try again");
+	if (given && pending)
+		km_consults_reconsent_clear(srv->store, p.id);
 	audit(srv, c, k.org_id, given ? "consent.given" : "consent.refused", "success", "participant", p.pseudonym,
 	      p.kind, "consult", k.id);
-	send_state(srv, p.id, given ? "name" : "refused");
+	send_state(srv, p.id, given ? (pending ? "admitted" : "name") : "refused");
 	km__consult_notify_staff(srv, p.consult_id);
 	return 0;
 }
@@ -295,12 +340,11 @@ static int on_name(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *m
 	    km_consults_participant_step(srv->store, p.id, "waiting", "admitted", km_clock_now()) == 0) {
 		notify_participant(srv, p.id, json_pack("{s:s,s:s,s:o}", "type", "state", "state", "admitted", "chat",
 							km__consult_chat_json(srv, &k)));
-		send_to(srv, p.consult_id, TO_ADMITTED, json_pack("{s:s,s:s}", "type", "joined_room", "role", p.kind));
-		km__consult_notify_staff(srv, p.consult_id);
+		after_admit(srv, &k, &p);
 		return 0;
 	}
 	send_state(srv, p.id, "waiting");
-	send_to(srv, p.consult_id, TO_STAFF, json_pack("{s:s,s:I}", "type", "waiting_alert", "participant", (json_int_t)p.id));
+	send_to(srv, p.consult_id, TO_STAFF, 0, json_pack("{s:s,s:I}", "type", "waiting_alert", "participant", (json_int_t)p.id));
 	km__consult_notify_staff(srv, p.consult_id);
 	return 0;
 }
@@ -353,7 +397,7 @@ static int on_chat(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *m
 		rc = km_consults_chat_add(srv->store, k.id, sender, sealed, slen, now, &id);
 	if (rc)
 		return err(wsi, c, "store_failed", "the message was not sent; try again");
-	send_to(srv, k.id, TO_STAFF | TO_ADMITTED,
+	send_to(srv, k.id, TO_STAFF | TO_ADMITTED, 0,
 		json_pack("{s:s,s:s,s:O,s:I}", "type", "chat", "from", sender, "text", text, "ts", (json_int_t)now));
 	return 0;
 }
@@ -381,7 +425,7 @@ static int on_private(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t
 	}
 	if (me_in(srv, wsi, c, "waiting", &p))
 		return 0;
-	send_to(srv, p.consult_id, TO_STAFF,
+	send_to(srv, p.consult_id, TO_STAFF, 0,
 		json_pack("{s:s,s:I,s:O}", "type", "private", "participant", (json_int_t)p.id, "text", text));
 	return 0;
 }
@@ -455,21 +499,22 @@ static int decide(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *ms
 	km_consult_t k;
 	if (target(srv, wsi, c, msg, &p))
 		return 0;
+	if (km_consults_get(srv->store, p.consult_id, &k) != 0)
+		return err(wsi, c, "not_found", "no such consult");
 	if (km_consults_participant_step(srv->store, p.id, "waiting", admit ? "admitted" : "refused", km_clock_now()))
 		return err(wsi, c, "out_of_order", "this person is not waiting");
 	char actor[32];
 	snprintf(actor, sizeof actor, "%lld", (long long)c->user_id);
-	if (km_consults_get(srv->store, p.consult_id, &k) == 0)
-		audit(srv, c, k.org_id, admit ? "participant.admit" : "participant.refuse", "success", "user", actor,
+	audit(srv, c, k.org_id, admit ? "participant.admit" : "participant.refuse", "success", "user", actor,
 		      "clinician", "participant", p.id);
 	if (admit) {
 		json_t *m = json_pack("{s:s,s:s,s:o}", "type", "state", "state", "admitted", "chat",
 				      km__consult_chat_json(srv, &k));
 		notify_participant(srv, p.id, m);
-		send_to(srv, p.consult_id, TO_ADMITTED, json_pack("{s:s,s:s}", "type", "joined_room", "role", p.kind));
-	} else {
-		send_state(srv, p.id, "refused");
+		after_admit(srv, &k, &p);
+		return 0;
 	}
+	send_state(srv, p.id, "refused");
 	km__consult_notify_staff(srv, p.consult_id);
 	return 0;
 }

@@ -21,6 +21,7 @@ const POLICY = {
   full_client_ip: ['policy.full_client_ip', 'policy.full_client_ip_hint'],
   allow_aes128: ['policy.allow_aes128', 'policy.allow_aes128_hint'],
   colleagues_wait: ['policy.colleagues_wait', 'policy.colleagues_wait_hint'],
+  reconsent_on_join: ['policy.reconsent_on_join', 'policy.reconsent_on_join_hint'],
 };
 const ROLES = { admin: 'role.admin', clinician: 'role.clinician' };
 

@@ -191,6 +191,15 @@ async function onJoined(m) {
     haveCookie = true;
   }
   showState(me.state, { fresh: fresh && (me.state === 'consent' || me.state === 'name') });
+  if (m.reconsent) askAgain(null);
+}
+
+// Someone new was let in and the organisation asks patients to consent
+// again before that person's video and sound reach them.
+function askAgain(role) {
+  if (finished) return;
+  screen('s-consent');
+  if (role) say($('consent-status'), role === 'colleague' ? 'join.reconsent_colleague' : 'join.reconsent_patient');
 }
 
 function greeting(again) {
@@ -268,6 +277,11 @@ if (!token && !hinted() && location.pathname !== '/j/') {
     showState(m.state);
   });
   conn.on('chat', (m) => chat.add(m));
+  conn.on('reconsent', (m) => {
+    consent = m.consent || consent;
+    renderConsent();
+    askAgain(m.role);
+  });
   conn.on('joined_room', (m) => say($('room-status'), m.role === 'colleague' ? 'join.colleague_joined' : 'join.patient_joined'));
   conn.on('ended', (m) => end(m.reason === 'expired' ? 'expired' : 'ended_by_clinician'));
   conn.on('error', onError);

@@ -241,6 +241,37 @@ describe('consults', () => {
     for (const w of [staff, one, two]) w.close();
   });
 
+  test('colleagues join without waiting; with reconsent_on_join the patient consents again', async () => {
+    assert.equal(runCli(['admin', 'org', 'policy', 'Praktijk C', '--set', 'reconsent_on_join=1', '--data', k.dataDir]).status, 0);
+    const consult = await create(doc, [{ email: 'rc-p@mail.example', kind: 'patient' }, { email: 'rc-c@zkh.example', kind: 'colleague' }]);
+    const staff = await wsConnect(k, { cookie: `${COOKIE}=${doc.cookie}` });
+    await staff.request({ type: 'watch', consult: consult.id }, 'room');
+    const { ws: pat } = await patientToWaiting(tokenFor('rc-p@mail.example'), 'Petra');
+    const list = await staff.waitFor((m) => m.type === 'participants' && m.participants.some((p) => p.state === 'waiting'));
+    staff.sendJson({ type: 'admit', participant: list.participants.find((p) => p.state === 'waiting').id });
+    await pat.waitFor((m) => m.type === 'state' && m.state === 'admitted');
+    // The colleague: no consent step, and (policy colleagues_wait = 0) no waiting room.
+    const col = await wsConnect(k);
+    const j = await col.request({ type: 'join', token: tokenFor('rc-c@zkh.example') }, 'joined');
+    assert.equal(j.participant.state, 'name');
+    assert.equal(j.consent, undefined);
+    col.sendJson({ type: 'name', display_name: 'Dr. Collega' });
+    assert.equal((await col.waitFor((m) => m.type === 'state')).state, 'admitted');
+    // The patient is told who joined, by role, and must consent again.
+    assert.equal((await pat.type('joined_room')).role, 'colleague');
+    const rc = await pat.type('reconsent');
+    assert.equal(rc.role, 'colleague');
+    // Nothing else is possible until the patient answers.
+    const e = await pat.request({ type: 'name', display_name: 'x' }, 'state');
+    assert.equal(e.code, 'out_of_order');
+    const s = await pat.request({ type: 'consent', accept: true, version: rc.consent.version }, 'state');
+    assert.equal(s.state, 'admitted');
+    assert.equal(sql(`SELECT count(*) FROM consents WHERE consult_id = ${consult.id} AND given = 1`), '2');
+    assert.equal((await pat.request({ type: 'consent', accept: true, version: rc.consent.version }, 'state')).code, 'out_of_order');
+    assert.equal(runCli(['admin', 'org', 'policy', 'Praktijk C', '--set', 'reconsent_on_join=0', '--data', k.dataDir]).status, 0);
+    for (const w of [staff, pat, col]) w.close();
+  });
+
   test("another consult's participant cannot be admitted", async () => {
     const a = await create(doc, [{ email: 'pa@mail.example', kind: 'patient' }]);
     const b = await create(doc2, [{ email: 'pb@mail.example', kind: 'patient' }]);

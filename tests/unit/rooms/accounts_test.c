@@ -143,7 +143,7 @@ static void test_policy(void **state)
 	const char *name;
 	for (; (name = km_policy_field(&p, n, &v, &mn, &mx)); n++)
 		assert_true(*v >= mn && *v <= mx);
-	assert_int_equal(n, 12);
+	assert_int_equal(n, 13);
 	assert_null(km_policy_field(&p, -1, &v, &mn, &mx));
 
 	assert_int_equal(km_policy_set(&p, "idle_timeout_min", 241, err, sizeof err), KM_EINVAL);
