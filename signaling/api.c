@@ -6,6 +6,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "signaling/api_int.h"
+#include "signaling/consult_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,13 @@ static void retention_now(km_api_ctx_t *c)
 	km_http_json(c->resp, 200, json_object());
 }
 
+/* POST /api/v1/test/expire: runs the expiry timer's work now. */
+static void expire_now(km_api_ctx_t *c)
+{
+	km__consult_expire(c->srv);
+	km_http_json(c->resp, 200, json_object());
+}
+
 static const km_route_t base_routes[] = {
 	{ KM_GET, "/healthz", KM_AUTH_NONE, NULL, healthz },
 	{ KM_GET, "/api/v1/version", KM_AUTH_NONE, NULL, version },
@@ -122,6 +130,7 @@ static const km_route_t test_routes[] = {
 	{ KM_GET, "/api/v1/test/probe/{key}", KM_AUTH_NONE, NULL, probe_get },
 	{ KM_POST, "/api/v1/test/clock", KM_AUTH_NONE, NULL, clock_advance },
 	{ KM_POST, "/api/v1/test/retention", KM_AUTH_NONE, NULL, retention_now },
+	{ KM_POST, "/api/v1/test/expire", KM_AUTH_NONE, NULL, expire_now },
 	{ 0, NULL, 0, NULL, NULL },
 };
 
