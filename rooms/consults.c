@@ -122,6 +122,11 @@ static int consult_row(sqlite3_stmt *st, km_consult_t *o)
 	return km__cons_col_text(st, 3, o->label, sizeof o->label);
 }
 
+static int consult_row_any(sqlite3_stmt *st, void *e)
+{
+	return consult_row(st, e);
+}
+
 int km_consults_get(km_store_t *s, int64_t id, km_consult_t *out)
 {
 	sqlite3_stmt *st;
@@ -167,34 +172,7 @@ int km_consults_list(km_store_t *s, int64_t clinician_id, int include_ended, km_
 			     "ORDER BY created_at DESC, id DESC",
 			     "ii", clinician_id, (int64_t)(include_ended != 0)))
 		return KM_ESTORE;
-	km_consult_t *list = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc = 0, step;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			km_consult_t *nl = realloc(list, ncap * sizeof *nl);
-			if (!nl) {
-				rc = KM_ENOMEM;
-				break;
-			}
-			list = nl;
-			cap = ncap;
-		}
-		if ((rc = consult_row(st, &list[cnt])))
-			break;
-		cnt++;
-	}
-	if (rc == 0 && step != SQLITE_DONE)
-		rc = KM_ESTORE;
-	sqlite3_finalize(st);
-	if (rc) {
-		free(list);
-		return rc;
-	}
-	*out = list;
-	*n = cnt;
-	return 0;
+	return km__store_collect(st, sizeof(km_consult_t), consult_row_any, (void **)out, n);
 }
 
 int km_consults_count_open(km_store_t *s, int64_t org_id, int64_t now, long *count)

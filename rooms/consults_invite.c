@@ -31,6 +31,11 @@ static int invitation_row(sqlite3_stmt *st, km_invitation_t *o)
 	return 0;
 }
 
+static int invitation_row_any(sqlite3_stmt *st, void *e)
+{
+	return invitation_row(st, e);
+}
+
 int km_consults_invitations(km_store_t *s, int64_t consult_id, km_invitation_t **out, size_t *n)
 {
 	*out = NULL;
@@ -39,34 +44,7 @@ int km_consults_invitations(km_store_t *s, int64_t consult_id, km_invitation_t *
 	if (km__cons_prepare(s, &st, "SELECT " INVITATION_COLS " FROM invitations WHERE consult_id = ? ORDER BY id", "i",
 			     consult_id))
 		return KM_ESTORE;
-	km_invitation_t *list = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc = 0, step;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : KM_CONSULT_MAX_INVITEES;
-			km_invitation_t *nl = realloc(list, ncap * sizeof *nl);
-			if (!nl) {
-				rc = KM_ENOMEM;
-				break;
-			}
-			list = nl;
-			cap = ncap;
-		}
-		if ((rc = invitation_row(st, &list[cnt])))
-			break;
-		cnt++;
-	}
-	if (rc == 0 && step != SQLITE_DONE)
-		rc = KM_ESTORE;
-	sqlite3_finalize(st);
-	if (rc) {
-		free(list);
-		return rc;
-	}
-	*out = list;
-	*n = cnt;
-	return 0;
+	return km__store_collect(st, sizeof(km_invitation_t), invitation_row_any, (void **)out, n);
 }
 
 int km_consults_invitation_get(km_store_t *s, int64_t id, km_invitation_t *out)

@@ -167,6 +167,11 @@ static int chat_row(sqlite3_stmt *st, km_chat_row_t *o)
 	return km__cons_col_text(st, 1, o->sender, sizeof o->sender);
 }
 
+static int chat_row_any(sqlite3_stmt *st, void *e)
+{
+	return chat_row(st, e);
+}
+
 int km_consults_chat_list(km_store_t *s, int64_t consult_id, km_chat_row_t **out, size_t *n)
 {
 	*out = NULL;
@@ -175,34 +180,7 @@ int km_consults_chat_list(km_store_t *s, int64_t consult_id, km_chat_row_t **out
 	if (km__cons_prepare(s, &st, "SELECT id, sender, ts, sealed FROM chat WHERE consult_id = ? ORDER BY id", "i",
 			     consult_id))
 		return KM_ESTORE;
-	km_chat_row_t *list = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc = 0, step;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			km_chat_row_t *nl = realloc(list, ncap * sizeof *nl);
-			if (!nl) {
-				rc = KM_ENOMEM;
-				break;
-			}
-			list = nl;
-			cap = ncap;
-		}
-		if ((rc = chat_row(st, &list[cnt])))
-			break;
-		cnt++;
-	}
-	if (rc == 0 && step != SQLITE_DONE)
-		rc = KM_ESTORE;
-	sqlite3_finalize(st);
-	if (rc) {
-		free(list);
-		return rc;
-	}
-	*out = list;
-	*n = cnt;
-	return 0;
+	return km__store_collect(st, sizeof(km_chat_row_t), chat_row_any, (void **)out, n);
 }
 
 /* ---- call log ---- */

@@ -37,6 +37,11 @@ static int part_row(sqlite3_stmt *st, km_participant_t *o)
 	return 0;
 }
 
+static int part_row_any(sqlite3_stmt *st, void *e)
+{
+	return part_row(st, e);
+}
+
 /* Steps a prepared participant query expected to give one row. */
 static int part_one(sqlite3_stmt *st, km_participant_t *out)
 {
@@ -180,34 +185,7 @@ int km_consults_participants(km_store_t *s, int64_t consult_id, km_participant_t
 	if (km__cons_prepare(s, &st, "SELECT " PART_COLS " FROM participants p WHERE p.consult_id = ? ORDER BY p.id",
 			     "i", consult_id))
 		return KM_ESTORE;
-	km_participant_t *list = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc = 0, step;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			km_participant_t *nl = realloc(list, ncap * sizeof *nl);
-			if (!nl) {
-				rc = KM_ENOMEM;
-				break;
-			}
-			list = nl;
-			cap = ncap;
-		}
-		if ((rc = part_row(st, &list[cnt])))
-			break;
-		cnt++;
-	}
-	if (rc == 0 && step != SQLITE_DONE)
-		rc = KM_ESTORE;
-	sqlite3_finalize(st);
-	if (rc) {
-		free(list);
-		return rc;
-	}
-	*out = list;
-	*n = cnt;
-	return 0;
+	return km__store_collect(st, sizeof(km_participant_t), part_row_any, (void **)out, n);
 }
 
 /* What a write to a participant needs to know, read inside its transaction. */
