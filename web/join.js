@@ -194,6 +194,24 @@ async function onJoined(m) {
   if (m.reconsent) askAgain(null);
 }
 
+// Private messages while waiting (the care provider may check who you are).
+function privateLine(who, text) {
+  const li = document.createElement('li');
+  const b = document.createElement('strong');
+  b.textContent = `${who}: `;
+  li.append(b, text);
+  $('private-log').append(li);
+}
+
+$('private-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const text = $('private-text').value.trim();
+  if (!text) return;
+  conn.send({ type: 'private', text, ref: `m${++refSeq}` });
+  privateLine(t('join.private_you'), text);
+  $('private-text').value = '';
+});
+
 // Someone new was let in and the organisation asks patients to consent
 // again before that person's video and sound reach them.
 function askAgain(role) {
@@ -277,6 +295,10 @@ if (!token && !hinted() && location.pathname !== '/j/') {
     showState(m.state);
   });
   conn.on('chat', (m) => chat.add(m));
+  conn.on('private', (m) => {
+    privateLine(t('join.private_from'), m.text);
+    show($('private'), true);
+  });
   conn.on('reconsent', (m) => {
     consent = m.consent || consent;
     renderConsent();

@@ -158,7 +158,12 @@ function personItem(p, actions) {
     say(refuse, 'room.refuse');
     refuse.setAttribute('aria-describedby', nameId);
     refuse.addEventListener('click', () => decide(p, false));
-    row.append(admit, refuse);
+    const talk = el('button');
+    talk.type = 'button';
+    say(talk, 'room.private');
+    talk.setAttribute('aria-describedby', nameId);
+    talk.addEventListener('click', () => openPrivate(p));
+    row.append(admit, refuse, talk);
     li.append(row);
   }
   return li;
@@ -184,6 +189,41 @@ function setParticipants(list) {
   for (const p of participants) if (p.pseudonym && p.name) names.set(p.pseudonym, p.name);
   renderPeople();
   chat.redraw();
+}
+
+// --- private messages with one waiting person (to check who they are)
+
+let privateWith = null; // participant id
+
+function privateLine(who, text) {
+  const li = el('li');
+  const b = el('strong');
+  b.textContent = `${who}: `;
+  li.append(b, text);
+  $('private-log').append(li);
+}
+
+function openPrivate(p) {
+  if (privateWith !== p.id) $('private-log').replaceChildren();
+  privateWith = p.id;
+  say($('private-title'), 'room.private_with', { name: p.name || t('room.no_name') });
+  show($('private'), true);
+  $('private-text').focus();
+}
+
+$('private-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const text = $('private-text').value.trim();
+  if (!text || privateWith === null) return;
+  conn.send({ type: 'private', participant: privateWith, text, ref: `p${++refSeq}` });
+  privateLine(t('room.you'), text);
+  $('private-text').value = '';
+});
+
+function onPrivate(m) {
+  const p = participants.find((x) => x.id === m.participant);
+  if (privateWith !== m.participant && p) openPrivate(p);
+  privateLine(p && p.name ? p.name : t('room.no_name'), m.text);
 }
 
 async function decide(p, admit) {
@@ -267,6 +307,7 @@ function start() {
     show($('content'), true);
   });
   conn.on('participants', (m) => setParticipants(m.participants));
+  conn.on('private', onPrivate);
   conn.on('waiting_alert', raiseAlert);
   conn.on('chat', (m) => chat.add(m));
   conn.on('ended', (m) => showEnded(m.reason === 'expired' ? 'room.expired_text' : 'room.ended_text'));

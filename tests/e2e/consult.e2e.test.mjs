@@ -149,6 +149,15 @@ describe('a consult in Chromium', () => {
         assert.match(await doc.textContent('#waiting'), new RegExp(tr('room.online')));
         await assertTranslated(doc, 'room with waiting');
         await step(6, 'waiting');
+        // A private question before admitting, and the answer.
+        await doc.click(`#waiting button:has-text("${tr('room.private')}")`);
+        await doc.fill('#private-text', 'Wat is uw geboortedatum?');
+        await doc.click('#private-form button[type=submit]');
+        await pat.waitForSelector('#private-log li:has-text("Wat is uw geboortedatum?")', { timeout: T });
+        await pat.fill('#private-text', '1 april 1970');
+        await pat.click('#private-form button[type=submit]');
+        await doc.waitForSelector('#private-log li:has-text("1 april 1970")', { timeout: T });
+        await step(6, 'waiting-private');
         await doc.click(`#waiting button:has-text("${tr('room.admit')}")`);
         await pat.waitForSelector('#s-admitted:visible', { timeout: T });
         await doc.waitForSelector('#inroom li:has-text("Anna de Vries")', { timeout: T });
