@@ -54,75 +54,6 @@ int km_accounts_tx_end(km_store_t *s, int rc)
 	return km__acc_end(s, &tx, rc);
 }
 
-static int bind_all(sqlite3_stmt *st, const char *types, va_list ap)
-{
-	int rc = SQLITE_OK;
-	for (int i = 1; *types && rc == SQLITE_OK; types++, i++) {
-		switch (*types) {
-		case 'i': rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t)); break;
-		case 'l': rc = sqlite3_bind_int64(st, i, (sqlite3_int64)va_arg(ap, long)); break;
-		case 't': {
-			const char *t = va_arg(ap, const char *);
-			rc = t ? sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
-			break;
-		}
-		case 'b': {
-			const uint8_t *p = va_arg(ap, const uint8_t *);
-			size_t n = va_arg(ap, size_t);
-			rc = sqlite3_bind_blob(st, i, p, (int)n, SQLITE_TRANSIENT);
-			break;
-		}
-		case 'n': rc = sqlite3_bind_null(st, i); break;
-		default: rc = SQLITE_MISUSE; break;
-		}
-	}
-	return rc == SQLITE_OK ? 0 : KM_ESTORE;
-}
-
-static int vprepare(km_store_t *s, sqlite3_stmt **out, const char *sql, const char *types, va_list ap)
-{
-	*out = NULL;
-	if (sqlite3_prepare_v2(s->db, sql, -1, out, NULL) != SQLITE_OK)
-		return KM_ESTORE;
-	if (bind_all(*out, types, ap)) {
-		sqlite3_finalize(*out);
-		*out = NULL;
-		return KM_ESTORE;
-	}
-	return 0;
-}
-
-int km__acc_prepare(km_store_t *s, sqlite3_stmt **out, const char *sql, const char *types, ...)
-{
-	va_list ap;
-	va_start(ap, types);
-	int rc = vprepare(s, out, sql, types, ap);
-	va_end(ap);
-	return rc;
-}
-
-int km__acc_exec(km_store_t *s, int *changes, const char *sql, const char *types, ...)
-{
-	sqlite3_stmt *st;
-	va_list ap;
-	va_start(ap, types);
-	int rc = vprepare(s, &st, sql, types, ap);
-	va_end(ap);
-	if (rc)
-		return rc;
-	int step = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (changes)
-		*changes = sqlite3_changes(s->db);
-	if (step == SQLITE_DONE)
-		return 0;
-	if (step == SQLITE_CONSTRAINT_UNIQUE || step == SQLITE_CONSTRAINT_PRIMARYKEY)
-		return KM_EEXIST;
-	if (step == SQLITE_CONSTRAINT_FOREIGNKEY)
-		return KM_ENOTFOUND;
-	return KM_ESTORE;
-}
-
 int km__acc_col_text(sqlite3_stmt *st, int col, char *out, size_t len)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
@@ -243,7 +174,7 @@ static int policy_valid(const km_policy_t *p)
 int km_accounts_policy_get(km_store_t *s, int64_t org_id, km_policy_t *out)
 {
 	sqlite3_stmt *st;
-	if (km__acc_prepare(s, &st, "SELECT " POLICY_COLS " FROM org_policy WHERE org_id = ?", "i", org_id))
+	if (km__store_prepare(s, &st, "SELECT " POLICY_COLS " FROM org_policy WHERE org_id = ?", "i", org_id))
 		return KM_ESTORE;
 	int step = sqlite3_step(st), rc = 0;
 	if (step == SQLITE_ROW) {
@@ -262,7 +193,7 @@ int km_accounts_policy_put(km_store_t *s, int64_t org_id, const km_policy_t *p)
 	if (!p || !policy_valid(p))
 		return KM_EINVAL;
 	int changes = 0;
-	int rc = km__acc_exec(s, &changes,
+	int rc = km__store_exec(s, &changes,
 			      "UPDATE org_policy SET min_password_len = ?, require_2fa = ?, idle_timeout_min = ?, "
 			      "session_max_hours = ?, lockout_failures = ?, lockout_minutes = ?, "
 			      "audit_retention_days = ?, calllog_retention_days = ?, consult_max_hours = ?, "
@@ -299,10 +230,10 @@ int km_accounts_org_create(km_store_t *s, const char *name, int64_t now, int64_t
 	int rc = km__acc_begin(s, &tx);
 	if (rc)
 		return rc;
-	rc = km__acc_exec(s, NULL, "INSERT INTO orgs (name, created_at) VALUES (?, ?)", "ti", name, now);
+	rc = km__store_exec(s, NULL, "INSERT INTO orgs (name, created_at) VALUES (?, ?)", "ti", name, now);
 	int64_t id = sqlite3_last_insert_rowid(s->db);
 	if (rc == 0)
-		rc = km__acc_exec(s, NULL, "INSERT INTO org_policy (org_id) VALUES (?)", "i", id);
+		rc = km__store_exec(s, NULL, "INSERT INTO org_policy (org_id) VALUES (?)", "i", id);
 	rc = km__acc_end(s, &tx, rc);
 	if (rc == 0 && id_out)
 		*id_out = id;
@@ -325,7 +256,7 @@ static int org_row(sqlite3_stmt *st, km_org_t *out)
 int km_accounts_org_get(km_store_t *s, int64_t id, km_org_t *out)
 {
 	sqlite3_stmt *st;
-	if (km__acc_prepare(s, &st, "SELECT id, name, created_at FROM orgs WHERE id = ?", "i", id))
+	if (km__store_prepare(s, &st, "SELECT id, name, created_at FROM orgs WHERE id = ?", "i", id))
 		return KM_ESTORE;
 	int rc = org_row(st, out);
 	sqlite3_finalize(st);
@@ -342,7 +273,7 @@ int km_accounts_org_find(km_store_t *s, const char *ref, km_org_t *out)
 		return km_accounts_org_get(s, strtoll(ref, NULL, 10), out);
 	}
 	sqlite3_stmt *st;
-	if (km__acc_prepare(s, &st, "SELECT id, name, created_at FROM orgs WHERE name = ?", "t", ref))
+	if (km__store_prepare(s, &st, "SELECT id, name, created_at FROM orgs WHERE name = ?", "t", ref))
 		return KM_ESTORE;
 	int rc = org_row(st, out);
 	sqlite3_finalize(st);
@@ -354,7 +285,7 @@ int km_accounts_org_list(km_store_t *s, km_org_t **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	sqlite3_stmt *st;
-	if (km__acc_prepare(s, &st, "SELECT id, name, created_at FROM orgs ORDER BY id", ""))
+	if (km__store_prepare(s, &st, "SELECT id, name, created_at FROM orgs ORDER BY id", ""))
 		return KM_ESTORE;
 	km_org_t *list = NULL;
 	size_t cnt = 0, cap = 0;
@@ -448,7 +379,7 @@ static int user_one(km_store_t *s, const char *sql, const char *types, int64_t i
 		    km_user_t *out)
 {
 	sqlite3_stmt *st;
-	int rc = *types == 'i' ? km__acc_prepare(s, &st, sql, types, id) : km__acc_prepare(s, &st, sql, types, email);
+	int rc = *types == 'i' ? km__store_prepare(s, &st, sql, types, id) : km__store_prepare(s, &st, sql, types, email);
 	if (rc)
 		return rc;
 	int step = sqlite3_step(st);
@@ -474,7 +405,7 @@ int km_accounts_user_list(km_store_t *s, int64_t org_id, km_user_t **out, size_t
 	*out = NULL;
 	*n = 0;
 	sqlite3_stmt *st;
-	if (km__acc_prepare(s, &st, "SELECT " USER_COLS " FROM users WHERE org_id = ? ORDER BY id", "i", org_id))
+	if (km__store_prepare(s, &st, "SELECT " USER_COLS " FROM users WHERE org_id = ? ORDER BY id", "i", org_id))
 		return KM_ESTORE;
 	return km__store_collect(st, sizeof(km_user_t), user_row_any, (void **)out, n);
 }
@@ -490,7 +421,7 @@ int km_accounts_user_add(km_store_t *s, int64_t org_id, const char *email, const
 		return rc;
 	int64_t id = 0;
 	int n = 0;
-	rc = km__acc_exec(s, &n, "INSERT INTO users (org_id, email, role, created_at) "
+	rc = km__store_exec(s, &n, "INSERT INTO users (org_id, email, role, created_at) "
 				 "SELECT id, ?, ?, ? FROM orgs WHERE id = ?",
 			  "ttii", email, role, now, org_id);
 	if (rc == 0 && n == 0)
@@ -516,7 +447,7 @@ int km_accounts_user_set_disabled(km_store_t *s, int64_t id, int disabled)
 	int rc = km__acc_begin(s, &tx), n = 0;
 	if (rc)
 		return rc;
-	rc = km__acc_exec(s, &n, "UPDATE users SET disabled = ? WHERE id = ?", "ii", (int64_t)(disabled != 0), id);
+	rc = km__store_exec(s, &n, "UPDATE users SET disabled = ? WHERE id = ?", "ii", (int64_t)(disabled != 0), id);
 	if (rc == 0 && n == 0)
 		rc = KM_ENOTFOUND;
 	if (rc == 0 && disabled)
@@ -529,7 +460,7 @@ int km_accounts_user_set_role(km_store_t *s, int64_t id, const char *role)
 	if (!role_valid(role))
 		return KM_EINVAL;
 	int n = 0;
-	int rc = km__acc_exec(s, &n, "UPDATE users SET role = ? WHERE id = ?", "ti", role, id);
+	int rc = km__store_exec(s, &n, "UPDATE users SET role = ? WHERE id = ?", "ti", role, id);
 	return rc ? rc : n ? 0 : KM_ENOTFOUND;
 }
 
@@ -539,13 +470,13 @@ int km_accounts_user_reset_2fa(km_store_t *s, int64_t id)
 	int rc = km__acc_begin(s, &tx), n = 0;
 	if (rc)
 		return rc;
-	rc = km__acc_exec(s, &n,
+	rc = km__store_exec(s, &n,
 			  "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_last_step = 0 WHERE id = ?",
 			  "i", id);
 	if (rc == 0 && n == 0)
 		rc = KM_ENOTFOUND;
 	if (rc == 0)
-		rc = km__acc_exec(s, NULL, "DELETE FROM recovery_codes WHERE user_id = ?", "i", id);
+		rc = km__store_exec(s, NULL, "DELETE FROM recovery_codes WHERE user_id = ?", "i", id);
 	if (rc == 0)
 		rc = km__acc_sessions_end(s, id, 0);
 	return km__acc_end(s, &tx, rc);

@@ -24,16 +24,7 @@ int km__acc_begin(km_store_t *s, km__acc_tx_t *tx);
  * the commit itself failed (then everything was rolled back). */
 int km__acc_end(km_store_t *s, km__acc_tx_t *tx, int rc);
 
-/* Prepares sql and binds the arguments described by types, one char per
- * '?': 'i' int64_t, 'l' long, 't' const char * (NULL binds NULL), 'b' a
- * blob as (const uint8_t *, size_t), 'n' NULL (no argument). *out is new
- * (sqlite3_finalize). Returns 0 or KM_ESTORE. */
-int km__acc_prepare(km_store_t *s, sqlite3_stmt **out, const char *sql, const char *types, ...);
-/* Prepares, binds as above and steps a statement that returns no rows.
- * *changes (may be NULL) gets the number of rows changed. Returns 0,
- * KM_EEXIST on a UNIQUE/PRIMARY KEY violation, KM_ENOTFOUND on a foreign
- * key violation, KM_ESTORE otherwise. */
-int km__acc_exec(km_store_t *s, int *changes, const char *sql, const char *types, ...);
+/* km__store_prepare and km__store_exec: rooms/store_int.h. */
 
 /* Copies column col of st (text) into out (len bytes); "" for NULL.
  * Returns 0, or KM_ESTORE when it does not fit. */

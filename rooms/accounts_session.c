@@ -36,10 +36,10 @@ int km__acc_setup_link_put(km_store_t *s, int64_t user_id, int64_t now, char tok
 	if (rc)
 		return rc;
 	/* Expired links of anyone go too: they are never usable again. */
-	rc = km__acc_exec(s, NULL, "DELETE FROM setup_links WHERE user_id = ? OR expires_at <= ?", "ii", user_id,
+	rc = km__store_exec(s, NULL, "DELETE FROM setup_links WHERE user_id = ? OR expires_at <= ?", "ii", user_id,
 			  now);
 	if (rc == 0)
-		rc = km__acc_exec(s, NULL, "INSERT INTO setup_links (hash, user_id, expires_at) VALUES (?, ?, ?)", "tii",
+		rc = km__store_exec(s, NULL, "INSERT INTO setup_links (hash, user_id, expires_at) VALUES (?, ?, ?)", "tii",
 				  hash, user_id, now + SETUP_LINK_SECONDS);
 	if (rc)
 		OPENSSL_cleanse(token, KM_TOKEN_LEN);
@@ -48,7 +48,7 @@ int km__acc_setup_link_put(km_store_t *s, int64_t user_id, int64_t now, char tok
 
 int km__acc_sessions_end(km_store_t *s, int64_t user_id, int64_t except_id)
 {
-	return km__acc_exec(s, NULL, "DELETE FROM sessions WHERE user_id = ? AND rowid != ?", "ii", user_id,
+	return km__store_exec(s, NULL, "DELETE FROM sessions WHERE user_id = ? AND rowid != ?", "ii", user_id,
 			    except_id);
 }
 
@@ -68,7 +68,7 @@ int km_accounts_setup_link_new(km_store_t *s, int64_t user_id, int64_t now, char
 static int link_user(km_store_t *s, const char *hash, int64_t now, int64_t *user_id)
 {
 	sqlite3_stmt *st;
-	if (km__acc_prepare(s, &st, "SELECT user_id FROM setup_links WHERE hash = ? AND expires_at > ?", "ti", hash,
+	if (km__store_prepare(s, &st, "SELECT user_id FROM setup_links WHERE hash = ? AND expires_at > ?", "ti", hash,
 			    now))
 		return KM_ESTORE;
 	int step = sqlite3_step(st), rc = 0;
@@ -109,12 +109,12 @@ int km_accounts_setup_link_use(km_store_t *s, const char *token, const char *pw_
 	int64_t uid = 0;
 	rc = link_user(s, hash, now, &uid);
 	if (rc == 0)
-		rc = km__acc_exec(s, NULL,
+		rc = km__store_exec(s, NULL,
 				  "UPDATE users SET pw_hash = ?, pw_changed_at = ?, failed_count = 0, locked_until = 0 "
 				  "WHERE id = ?",
 				  "tii", pw_hash, now, uid);
 	if (rc == 0)
-		rc = km__acc_exec(s, NULL, "DELETE FROM setup_links WHERE user_id = ?", "i", uid);
+		rc = km__store_exec(s, NULL, "DELETE FROM setup_links WHERE user_id = ?", "i", uid);
 	if (rc == 0)
 		rc = km__acc_sessions_end(s, uid, 0);
 	rc = km__acc_end(s, &tx, rc);
@@ -132,13 +132,13 @@ int km_accounts_set_password(km_store_t *s, int64_t user_id, const char *pw_hash
 	int rc = km__acc_begin(s, &tx), n = 0;
 	if (rc)
 		return rc;
-	rc = km__acc_exec(s, &n, "UPDATE users SET pw_hash = ?, pw_changed_at = ? WHERE id = ?", "tii", pw_hash, now,
+	rc = km__store_exec(s, &n, "UPDATE users SET pw_hash = ?, pw_changed_at = ? WHERE id = ?", "tii", pw_hash, now,
 			  user_id);
 	if (rc == 0 && n == 0)
 		rc = KM_ENOTFOUND;
 	/* An outstanding set-up link would let someone else set it again. */
 	if (rc == 0)
-		rc = km__acc_exec(s, NULL, "DELETE FROM setup_links WHERE user_id = ?", "i", user_id);
+		rc = km__store_exec(s, NULL, "DELETE FROM setup_links WHERE user_id = ?", "i", user_id);
 	if (rc == 0)
 		rc = km__acc_sessions_end(s, user_id, keep_session_id);
 	return km__acc_end(s, &tx, rc);
@@ -157,7 +157,7 @@ int km_accounts_record_failure(km_store_t *s, int64_t user_id, int64_t now, cons
 		return rc;
 	sqlite3_stmt *st;
 	long count = 0;
-	if ((rc = km__acc_prepare(s, &st, "SELECT failed_count FROM users WHERE id = ?", "i", user_id)) == 0) {
+	if ((rc = km__store_prepare(s, &st, "SELECT failed_count FROM users WHERE id = ?", "i", user_id)) == 0) {
 		int step = sqlite3_step(st);
 		if (step == SQLITE_ROW)
 			count = (long)sqlite3_column_int64(st, 0) + 1;
@@ -167,10 +167,10 @@ int km_accounts_record_failure(km_store_t *s, int64_t user_id, int64_t now, cons
 	}
 	int lock = rc == 0 && count >= p->lockout_failures;
 	if (rc == 0 && lock)
-		rc = km__acc_exec(s, NULL, "UPDATE users SET failed_count = 0, locked_until = ? WHERE id = ?", "ii",
+		rc = km__store_exec(s, NULL, "UPDATE users SET failed_count = 0, locked_until = ? WHERE id = ?", "ii",
 				  now + (int64_t)p->lockout_minutes * 60, user_id);
 	else if (rc == 0)
-		rc = km__acc_exec(s, NULL, "UPDATE users SET failed_count = ? WHERE id = ?", "li", count, user_id);
+		rc = km__store_exec(s, NULL, "UPDATE users SET failed_count = ? WHERE id = ?", "li", count, user_id);
 	rc = km__acc_end(s, &tx, rc);
 	if (rc == 0 && locked_now)
 		*locked_now = lock;
@@ -180,7 +180,7 @@ int km_accounts_record_failure(km_store_t *s, int64_t user_id, int64_t now, cons
 int km_accounts_record_success(km_store_t *s, int64_t user_id)
 {
 	int n = 0;
-	int rc = km__acc_exec(s, &n, "UPDATE users SET failed_count = 0 WHERE id = ?", "i", user_id);
+	int rc = km__store_exec(s, &n, "UPDATE users SET failed_count = 0 WHERE id = ?", "i", user_id);
 	return rc ? rc : n ? 0 : KM_ENOTFOUND;
 }
 
@@ -191,14 +191,14 @@ int km_accounts_totp_set_pending(km_store_t *s, int64_t user_id, const uint8_t *
 	if (!sealed || len == 0 || len > KM_SEALED_MAX)
 		return KM_EINVAL;
 	int n = 0;
-	int rc = km__acc_exec(s, &n, "UPDATE users SET totp_pending = ? WHERE id = ?", "bi", sealed, len, user_id);
+	int rc = km__store_exec(s, &n, "UPDATE users SET totp_pending = ? WHERE id = ?", "bi", sealed, len, user_id);
 	return rc ? rc : n ? 0 : KM_ENOTFOUND;
 }
 
 int km_accounts_totp_activate(km_store_t *s, int64_t user_id, int64_t step)
 {
 	int n = 0;
-	int rc = km__acc_exec(s, &n,
+	int rc = km__store_exec(s, &n,
 			      "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = ? "
 			      "WHERE id = ? AND totp_pending IS NOT NULL",
 			      "ii", step, user_id);
@@ -208,7 +208,7 @@ int km_accounts_totp_activate(km_store_t *s, int64_t user_id, int64_t step)
 int km_accounts_totp_use_step(km_store_t *s, int64_t user_id, int64_t step)
 {
 	int n = 0;
-	int rc = km__acc_exec(s, &n,
+	int rc = km__store_exec(s, &n,
 			      "UPDATE users SET totp_last_step = ? "
 			      "WHERE id = ? AND totp_secret IS NOT NULL AND totp_last_step < ?",
 			      "iii", step, user_id, step);
@@ -245,9 +245,9 @@ int km_accounts_recovery_set(km_store_t *s, int64_t user_id, char hashes[][65], 
 	km__acc_tx_t tx;
 	if ((rc = km__acc_begin(s, &tx)))
 		return rc;
-	rc = km__acc_exec(s, NULL, "DELETE FROM recovery_codes WHERE user_id = ?", "i", user_id);
+	rc = km__store_exec(s, NULL, "DELETE FROM recovery_codes WHERE user_id = ?", "i", user_id);
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = km__acc_exec(s, NULL, "INSERT INTO recovery_codes (user_id, hash) VALUES (?, ?)", "it", user_id,
+		rc = km__store_exec(s, NULL, "INSERT INTO recovery_codes (user_id, hash) VALUES (?, ?)", "it", user_id,
 				  hashes[i]);
 	return km__acc_end(s, &tx, rc);
 }
@@ -257,7 +257,7 @@ int km_accounts_recovery_use(km_store_t *s, int64_t user_id, const char *hash, i
 	if (!hex64(hash))
 		return KM_ENOTFOUND;
 	int n = 0;
-	int rc = km__acc_exec(s, &n,
+	int rc = km__store_exec(s, &n,
 			      "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND hash = ? AND used_at IS NULL",
 			      "iit", now, user_id, hash);
 	return rc ? rc : n ? 0 : KM_ENOTFOUND;
@@ -266,7 +266,7 @@ int km_accounts_recovery_use(km_store_t *s, int64_t user_id, const char *hash, i
 int km_accounts_recovery_left(km_store_t *s, int64_t user_id, long *left)
 {
 	sqlite3_stmt *st;
-	if (km__acc_prepare(s, &st, "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL", "i",
+	if (km__store_prepare(s, &st, "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL", "i",
 			    user_id))
 		return KM_ESTORE;
 	int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : KM_ESTORE;
@@ -311,7 +311,7 @@ int km_accounts_session_new(km_store_t *s, int64_t user_id, const char *stage, i
 	int rc = new_token(token, hash);
 	if (rc)
 		return rc;
-	rc = km__acc_exec(s, NULL,
+	rc = km__store_exec(s, NULL,
 			  "INSERT INTO sessions (id_hash, user_id, stage, created_at, last_seen, expires_at, client_ip, "
 			  "user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 			  "titiiitt", hash, user_id, stage, now, now, expires_at, ip, ua);
@@ -352,7 +352,7 @@ int km_accounts_session_get(km_store_t *s, const char *token, km_session_t *out)
 	if (km__acc_token_hash(token, hash))
 		return KM_ENOTFOUND;
 	sqlite3_stmt *st;
-	if (km__acc_prepare(s, &st, "SELECT " SESSION_COLS " FROM sessions WHERE id_hash = ?", "t", hash))
+	if (km__store_prepare(s, &st, "SELECT " SESSION_COLS " FROM sessions WHERE id_hash = ?", "t", hash))
 		return KM_ESTORE;
 	int step = sqlite3_step(st);
 	int rc = step == SQLITE_ROW ? session_row(st, out) : step == SQLITE_DONE ? KM_ENOTFOUND : KM_ESTORE;
@@ -363,7 +363,7 @@ int km_accounts_session_get(km_store_t *s, const char *token, km_session_t *out)
 int km_accounts_session_touch(km_store_t *s, int64_t id, int64_t now)
 {
 	int n = 0;
-	int rc = km__acc_exec(s, &n, "UPDATE sessions SET last_seen = ? WHERE rowid = ?", "ii", now, id);
+	int rc = km__store_exec(s, &n, "UPDATE sessions SET last_seen = ? WHERE rowid = ?", "ii", now, id);
 	return rc ? rc : n ? 0 : KM_ENOTFOUND;
 }
 
@@ -375,7 +375,7 @@ int km_accounts_session_promote(km_store_t *s, int64_t id, const char *stage, ch
 	int rc = new_token(token, hash), n = 0;
 	if (rc)
 		return rc;
-	rc = km__acc_exec(s, &n, "UPDATE sessions SET id_hash = ?, stage = ? WHERE rowid = ?", "tti", hash, stage, id);
+	rc = km__store_exec(s, &n, "UPDATE sessions SET id_hash = ?, stage = ? WHERE rowid = ?", "tti", hash, stage, id);
 	if (rc == 0 && n == 0)
 		rc = KM_ENOTFOUND;
 	if (rc)
@@ -386,14 +386,14 @@ int km_accounts_session_promote(km_store_t *s, int64_t id, const char *stage, ch
 int km_accounts_session_end(km_store_t *s, int64_t id)
 {
 	int n = 0;
-	int rc = km__acc_exec(s, &n, "DELETE FROM sessions WHERE rowid = ?", "i", id);
+	int rc = km__store_exec(s, &n, "DELETE FROM sessions WHERE rowid = ?", "i", id);
 	return rc ? rc : n ? 0 : KM_ENOTFOUND;
 }
 
 int km_accounts_session_end_own(km_store_t *s, int64_t user_id, int64_t id)
 {
 	int n = 0;
-	int rc = km__acc_exec(s, &n, "DELETE FROM sessions WHERE rowid = ? AND user_id = ?", "ii", id, user_id);
+	int rc = km__store_exec(s, &n, "DELETE FROM sessions WHERE rowid = ? AND user_id = ?", "ii", id, user_id);
 	return rc ? rc : n ? 0 : KM_ENOTFOUND;
 }
 
@@ -407,7 +407,7 @@ int km_accounts_session_list(km_store_t *s, int64_t user_id, km_session_t **out,
 	*out = NULL;
 	*n = 0;
 	sqlite3_stmt *st;
-	if (km__acc_prepare(s, &st,
+	if (km__store_prepare(s, &st,
 			    "SELECT " SESSION_COLS " FROM sessions WHERE user_id = ? ORDER BY created_at DESC, rowid DESC",
 			    "i", user_id))
 		return KM_ESTORE;

@@ -47,7 +47,7 @@ static int create_args_valid(const char *label, int64_t starts_at, int64_t expir
 static int clinician_in_org(km_store_t *s, int64_t org_id, int64_t clinician_id)
 {
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st, "SELECT org_id FROM users WHERE id = ?", "i", clinician_id))
+	if (km__store_prepare(s, &st, "SELECT org_id FROM users WHERE id = ?", "i", clinician_id))
 		return KM_ESTORE;
 	int64_t org = 0;
 	int rc = km__cons_int(st, &org);
@@ -71,7 +71,7 @@ int km_consults_create(km_store_t *s, int64_t org_id, int64_t clinician_id, cons
 	int64_t id = 0;
 	if ((rc = clinician_in_org(s, org_id, clinician_id)))
 		goto out;
-	rc = km__cons_exec(s, NULL,
+	rc = km__store_exec(s, NULL,
 			   "INSERT INTO consults (org_id, clinician_id, label, starts_at, expires_at, created_at, room_key) "
 			   "VALUES (?, ?, ?, ?, ?, ?, ?)",
 			   "iitiiib", org_id, clinician_id, label ? label : "", starts_at, expires_at, now,
@@ -83,7 +83,7 @@ int km_consults_create(km_store_t *s, int64_t org_id, int64_t clinician_id, cons
 		char hash[65];
 		if ((rc = km__cons_new_token(tokens[made], hash)))
 			goto out;
-		rc = km__cons_exec(s, NULL,
+		rc = km__store_exec(s, NULL,
 				   "INSERT INTO invitations (consult_id, kind, email, token_hash, created_at) "
 				   "VALUES (?, ?, ?, ?, ?)",
 				   "ittti", id, kinds[made], emails[made], hash, now);
@@ -130,7 +130,7 @@ static int consult_row_any(sqlite3_stmt *st, void *e)
 int km_consults_get(km_store_t *s, int64_t id, km_consult_t *out)
 {
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st, "SELECT " CONSULT_COLS " FROM consults WHERE id = ?", "i", id))
+	if (km__store_prepare(s, &st, "SELECT " CONSULT_COLS " FROM consults WHERE id = ?", "i", id))
 		return KM_ESTORE;
 	int step = sqlite3_step(st);
 	int rc = step == SQLITE_ROW ? consult_row(st, out) : step == SQLITE_DONE ? KM_ENOTFOUND : KM_ESTORE;
@@ -141,7 +141,7 @@ int km_consults_get(km_store_t *s, int64_t id, km_consult_t *out)
 int km_consults_room_key(km_store_t *s, int64_t id, uint8_t *out, size_t cap, size_t *len)
 {
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st,
+	if (km__store_prepare(s, &st,
 			     "SELECT room_key FROM consults WHERE id = ? AND ended_at = 0 AND room_key IS NOT NULL", "i",
 			     id))
 		return KM_ESTORE;
@@ -167,7 +167,7 @@ int km_consults_list(km_store_t *s, int64_t clinician_id, int include_ended, km_
 	*out = NULL;
 	*n = 0;
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st,
+	if (km__store_prepare(s, &st,
 			     "SELECT " CONSULT_COLS " FROM consults WHERE clinician_id = ? AND (? OR ended_at = 0) "
 			     "ORDER BY created_at DESC, id DESC",
 			     "ii", clinician_id, (int64_t)(include_ended != 0)))
@@ -178,7 +178,7 @@ int km_consults_list(km_store_t *s, int64_t clinician_id, int include_ended, km_
 int km_consults_count_open(km_store_t *s, int64_t org_id, int64_t now, long *count)
 {
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st, "SELECT count(*) FROM consults WHERE org_id = ? AND ended_at = 0 AND expires_at > ?",
+	if (km__store_prepare(s, &st, "SELECT count(*) FROM consults WHERE org_id = ? AND ended_at = 0 AND expires_at > ?",
 			     "ii", org_id, now))
 		return KM_ESTORE;
 	int64_t c = 0;
@@ -192,13 +192,13 @@ int km_consults_count_open(km_store_t *s, int64_t org_id, int64_t now, long *cou
  * call-log row. */
 static int end_participants(km_store_t *s, int64_t org_id, int64_t id, int64_t now)
 {
-	int rc = km__cons_exec(s, NULL,
+	int rc = km__store_exec(s, NULL,
 			       "INSERT INTO calllog (org_id, consult_id, ts, event, role, pseudonym) "
 			       "SELECT ?, consult_id, ?, 'left', kind, pseudonym FROM participants "
 			       "WHERE consult_id = ? AND state NOT IN ('refused', 'left') ORDER BY id",
 			       "iii", org_id, now, id);
 	if (rc == 0)
-		rc = km__cons_exec(s, NULL,
+		rc = km__store_exec(s, NULL,
 				   "UPDATE participants SET state = 'left' "
 				   "WHERE consult_id = ? AND state NOT IN ('refused', 'left')",
 				   "i", id);
@@ -213,7 +213,7 @@ int km_consults_end(km_store_t *s, int64_t id, int64_t now)
 		return rc;
 	sqlite3_stmt *st;
 	int64_t org_id = 0, ended_at = 0;
-	if ((rc = km__cons_prepare(s, &st, "SELECT org_id, ended_at FROM consults WHERE id = ?", "i", id)))
+	if ((rc = km__store_prepare(s, &st, "SELECT org_id, ended_at FROM consults WHERE id = ?", "i", id)))
 		goto out;
 	int step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
@@ -229,16 +229,16 @@ int km_consults_end(km_store_t *s, int64_t id, int64_t now)
 		now = 1; /* ended_at 0 means open */
 	if ((rc = end_participants(s, org_id, id, now)))
 		goto out;
-	rc = km__cons_exec(s, NULL, "UPDATE consults SET ended_at = ?, room_key = NULL WHERE id = ?", "ii", now, id);
+	rc = km__store_exec(s, NULL, "UPDATE consults SET ended_at = ?, room_key = NULL WHERE id = ?", "ii", now, id);
 	if (rc == 0)
-		rc = km__cons_exec(s, NULL, "UPDATE invitations SET email = NULL, token_hash = NULL WHERE consult_id = ?",
+		rc = km__store_exec(s, NULL, "UPDATE invitations SET email = NULL, token_hash = NULL WHERE consult_id = ?",
 				   "i", id);
 	if (rc == 0)
-		rc = km__cons_exec(s, NULL,
+		rc = km__store_exec(s, NULL,
 				   "UPDATE participants SET cookie_hash = NULL, display_name = NULL WHERE consult_id = ?",
 				   "i", id);
 	if (rc == 0)
-		rc = km__cons_exec(s, NULL, "DELETE FROM chat WHERE consult_id = ?", "i", id);
+		rc = km__store_exec(s, NULL, "DELETE FROM chat WHERE consult_id = ?", "i", id);
 	if (rc == 0)
 		rc = km__cons_log(s, org_id, id, now, "ended", "consult", "");
 out:
@@ -250,7 +250,7 @@ int km_consults_expired(km_store_t *s, int64_t now, int64_t **ids, size_t *n)
 	*ids = NULL;
 	*n = 0;
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st, "SELECT id FROM consults WHERE ended_at = 0 AND expires_at <= ? ORDER BY id", "i",
+	if (km__store_prepare(s, &st, "SELECT id FROM consults WHERE ended_at = 0 AND expires_at <= ? ORDER BY id", "i",
 			     now))
 		return KM_ESTORE;
 	int64_t *list = NULL;

@@ -36,72 +36,6 @@ int km__cons_end(km_store_t *s, km__cons_tx_t *tx, int rc)
 	return rc;
 }
 
-static int bind_all(sqlite3_stmt *st, const char *types, va_list ap)
-{
-	int rc = SQLITE_OK;
-	for (int i = 1; *types && rc == SQLITE_OK; types++, i++) {
-		if (*types == 'i') {
-			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
-		} else if (*types == 't') {
-			const char *t = va_arg(ap, const char *);
-			rc = t ? sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
-		} else if (*types == 'b') {
-			const uint8_t *p = va_arg(ap, const uint8_t *);
-			size_t n = va_arg(ap, size_t);
-			rc = n > (size_t)0x7fffffff ? SQLITE_TOOBIG
-						    : sqlite3_bind_blob(st, i, p, (int)n, SQLITE_TRANSIENT);
-		} else {
-			rc = SQLITE_MISUSE;
-		}
-	}
-	return rc == SQLITE_OK ? 0 : KM_ESTORE;
-}
-
-static int vprepare(km_store_t *s, sqlite3_stmt **out, const char *sql, const char *types, va_list ap)
-{
-	*out = NULL;
-	if (sqlite3_prepare_v2(s->db, sql, -1, out, NULL) != SQLITE_OK)
-		return KM_ESTORE;
-	if (bind_all(*out, types, ap)) {
-		sqlite3_finalize(*out);
-		*out = NULL;
-		return KM_ESTORE;
-	}
-	return 0;
-}
-
-int km__cons_prepare(km_store_t *s, sqlite3_stmt **out, const char *sql, const char *types, ...)
-{
-	va_list ap;
-	va_start(ap, types);
-	int rc = vprepare(s, out, sql, types, ap);
-	va_end(ap);
-	return rc;
-}
-
-int km__cons_exec(km_store_t *s, int *changes, const char *sql, const char *types, ...)
-{
-	sqlite3_stmt *st;
-	va_list ap;
-	va_start(ap, types);
-	int rc = vprepare(s, &st, sql, types, ap);
-	va_end(ap);
-	if (rc)
-		return rc;
-	int step = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (changes)
-		*changes = sqlite3_changes(s->db);
-	switch (step) {
-	case SQLITE_DONE: return 0;
-	case SQLITE_CONSTRAINT_UNIQUE:
-	case SQLITE_CONSTRAINT_PRIMARYKEY: return KM_EEXIST;
-	case SQLITE_CONSTRAINT_FOREIGNKEY: return KM_ENOTFOUND;
-	case SQLITE_CONSTRAINT_CHECK: return KM_EINVAL;
-	default: return KM_ESTORE;
-	}
-}
-
 int km__cons_int(sqlite3_stmt *st, int64_t *out)
 {
 	int step = sqlite3_step(st), rc = 0;
@@ -179,7 +113,7 @@ int km__cons_state_valid(const char *st)
 int km__cons_log(km_store_t *s, int64_t org_id, int64_t consult_id, int64_t ts, const char *event,
 		 const char *role, const char *pseudonym)
 {
-	return km__cons_exec(s, NULL,
+	return km__store_exec(s, NULL,
 			     "INSERT INTO calllog (org_id, consult_id, ts, event, role, pseudonym) "
 			     "VALUES (?, ?, ?, ?, ?, ?)",
 			     "iiittt", org_id, consult_id, ts, event, role, pseudonym ? pseudonym : "");

@@ -24,14 +24,7 @@ int km__cons_begin(km_store_t *s, km__cons_tx_t *tx);
  * commit failed (then everything was rolled back). */
 int km__cons_end(km_store_t *s, km__cons_tx_t *tx, int rc);
 
-/* Prepares sql and binds one argument per char of types: 'i' int64_t,
- * 't' const char * (NULL binds NULL), 'b' (const uint8_t *, size_t).
- * *out is new (sqlite3_finalize). 0 or KM_ESTORE. */
-int km__cons_prepare(km_store_t *s, sqlite3_stmt **out, const char *sql, const char *types, ...);
-/* Prepares, binds and steps a statement without rows; *changes (may be
- * NULL) gets the rows changed. 0, KM_EEXIST (UNIQUE), KM_ENOTFOUND
- * (foreign key), KM_EINVAL (CHECK) or KM_ESTORE. */
-int km__cons_exec(km_store_t *s, int *changes, const char *sql, const char *types, ...);
+/* km__store_prepare and km__store_exec: rooms/store_int.h. */
 /* Steps a prepared one-row query and finalizes it: its first column as an
  * integer. 0, KM_ENOTFOUND (no row) or KM_ESTORE. */
 int km__cons_int(sqlite3_stmt *st, int64_t *out);

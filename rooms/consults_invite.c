@@ -41,7 +41,7 @@ int km_consults_invitations(km_store_t *s, int64_t consult_id, km_invitation_t *
 	*out = NULL;
 	*n = 0;
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st, "SELECT " INVITATION_COLS " FROM invitations WHERE consult_id = ? ORDER BY id", "i",
+	if (km__store_prepare(s, &st, "SELECT " INVITATION_COLS " FROM invitations WHERE consult_id = ? ORDER BY id", "i",
 			     consult_id))
 		return KM_ESTORE;
 	return km__store_collect(st, sizeof(km_invitation_t), invitation_row_any, (void **)out, n);
@@ -50,7 +50,7 @@ int km_consults_invitations(km_store_t *s, int64_t consult_id, km_invitation_t *
 int km_consults_invitation_get(km_store_t *s, int64_t id, km_invitation_t *out)
 {
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st, "SELECT " INVITATION_COLS " FROM invitations WHERE id = ?", "i", id))
+	if (km__store_prepare(s, &st, "SELECT " INVITATION_COLS " FROM invitations WHERE id = ?", "i", id))
 		return KM_ESTORE;
 	int step = sqlite3_step(st);
 	int rc = step == SQLITE_ROW ? invitation_row(st, out) : step == SQLITE_DONE ? KM_ENOTFOUND : KM_ESTORE;
@@ -63,7 +63,7 @@ int km_consults_invitation_get(km_store_t *s, int64_t id, km_invitation_t *out)
 static int invitation_ctx(km_store_t *s, int64_t id, int64_t *consult_id, int64_t *org_id, int *usable)
 {
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st,
+	if (km__store_prepare(s, &st,
 			     "SELECT i.consult_id, c.org_id, i.revoked = 0 AND c.ended_at = 0 "
 			     "FROM invitations i JOIN consults c ON c.id = i.consult_id WHERE i.id = ?",
 			     "i", id))
@@ -95,7 +95,7 @@ int km_consults_invitation_renew(km_store_t *s, int64_t id, char token[KM_TOKEN_
 		rc = km__cons_new_token(token, hash);
 	/* A new link is to be sent: the old send result no longer applies. */
 	if (rc == 0)
-		rc = km__cons_exec(s, NULL,
+		rc = km__store_exec(s, NULL,
 				   "UPDATE invitations SET token_hash = ?, redeemed_at = 0, sent_at = 0, send_error = '' "
 				   "WHERE id = ?",
 				   "ti", hash, id);
@@ -119,17 +119,17 @@ int km_consults_invitation_revoke_at(km_store_t *s, int64_t id, int64_t now)
 	int64_t consult_id = 0, org_id = 0;
 	rc = invitation_ctx(s, id, &consult_id, &org_id, &usable);
 	if (rc == 0)
-		rc = km__cons_exec(s, NULL, "UPDATE invitations SET revoked = 1, token_hash = NULL WHERE id = ?", "i", id);
+		rc = km__store_exec(s, NULL, "UPDATE invitations SET revoked = 1, token_hash = NULL WHERE id = ?", "i", id);
 	/* Whoever came in with this link is out, and cannot come back by cookie. */
 	if (rc == 0)
-		rc = km__cons_exec(s, NULL,
+		rc = km__store_exec(s, NULL,
 				   "INSERT INTO calllog (org_id, consult_id, ts, event, role, pseudonym) "
 				   "SELECT ?, consult_id, ?, 'left', kind, pseudonym "
 				   "FROM participants WHERE invitation_id = ? AND state NOT IN ('refused', 'left') "
 				   "ORDER BY id",
 				   "iii", org_id, now, id);
 	if (rc == 0)
-		rc = km__cons_exec(s, NULL,
+		rc = km__store_exec(s, NULL,
 				   "UPDATE participants SET cookie_hash = NULL, "
 				   "state = CASE WHEN state = 'refused' THEN state ELSE 'left' END "
 				   "WHERE invitation_id = ?",
@@ -154,9 +154,9 @@ int km_consults_invitation_sent(km_store_t *s, int64_t id, int64_t now, const ch
 					msg[i] = '?';
 		if (len == 0)
 			snprintf(msg, sizeof msg, "sending failed");
-		rc = km__cons_exec(s, &n, "UPDATE invitations SET send_error = ? WHERE id = ?", "ti", msg, id);
+		rc = km__store_exec(s, &n, "UPDATE invitations SET send_error = ? WHERE id = ?", "ti", msg, id);
 	} else {
-		rc = km__cons_exec(s, &n, "UPDATE invitations SET sent_at = ?, send_error = '' WHERE id = ?", "ii", now,
+		rc = km__store_exec(s, &n, "UPDATE invitations SET sent_at = ?, send_error = '' WHERE id = ?", "ii", now,
 				   id);
 	}
 	return rc ? rc : n ? 0 : KM_ENOTFOUND;

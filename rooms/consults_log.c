@@ -63,7 +63,7 @@ int km_consults_consent_current(km_store_t *s, int64_t org_id, int64_t *version,
 {
 	*text_nl = *text_en = NULL;
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st,
+	if (km__store_prepare(s, &st,
 			     "SELECT version, text_nl, text_en FROM consent_texts WHERE org_id = ? "
 			     "ORDER BY version DESC LIMIT 1",
 			     "i", org_id))
@@ -81,7 +81,7 @@ int km_consults_consent_get(km_store_t *s, int64_t org_id, int64_t version, char
 	if (version == 0)
 		return dup_texts(default_nl, default_en, text_nl, text_en);
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st,
+	if (km__store_prepare(s, &st,
 			     "SELECT version, text_nl, text_en FROM consent_texts WHERE org_id = ? AND version = ?", "ii",
 			     org_id, version))
 		return KM_ESTORE;
@@ -106,12 +106,12 @@ int km_consults_consent_put(km_store_t *s, int64_t org_id, const char *text_nl, 
 		return rc;
 	sqlite3_stmt *st;
 	int64_t v = 0;
-	if ((rc = km__cons_prepare(s, &st, "SELECT COALESCE(MAX(version), 0) + 1 FROM consent_texts WHERE org_id = ?",
+	if ((rc = km__store_prepare(s, &st, "SELECT COALESCE(MAX(version), 0) + 1 FROM consent_texts WHERE org_id = ?",
 				   "i", org_id)) == 0 &&
 	    (rc = km__cons_int(st, &v)) == KM_ENOTFOUND)
 		rc = KM_ESTORE;
 	if (rc == 0)
-		rc = km__cons_exec(s, NULL,
+		rc = km__store_exec(s, NULL,
 				   "INSERT INTO consent_texts (org_id, version, text_nl, text_en, created_at) "
 				   "VALUES (?, ?, ?, ?, ?)",
 				   "iitti", org_id, v, text_nl, text_en, now);
@@ -135,7 +135,7 @@ int km_consults_chat_add(km_store_t *s, int64_t consult_id, const char *sender, 
 	if (rc)
 		return rc;
 	/* Only into an open room: after the end nothing of the chat may appear. */
-	rc = km__cons_exec(s, &n,
+	rc = km__store_exec(s, &n,
 			   "INSERT INTO chat (consult_id, sender, ts, sealed) "
 			   "SELECT id, ?, ?, ? FROM consults WHERE id = ? AND ended_at = 0",
 			   "tibi", sender, now, sealed, len, consult_id);
@@ -177,7 +177,7 @@ int km_consults_chat_list(km_store_t *s, int64_t consult_id, km_chat_row_t **out
 	*out = NULL;
 	*n = 0;
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st, "SELECT id, sender, ts, sealed FROM chat WHERE consult_id = ? ORDER BY id", "i",
+	if (km__store_prepare(s, &st, "SELECT id, sender, ts, sealed FROM chat WHERE consult_id = ? ORDER BY id", "i",
 			     consult_id))
 		return KM_ESTORE;
 	return km__store_collect(st, sizeof(km_chat_row_t), chat_row_any, (void **)out, n);
@@ -198,7 +198,7 @@ int km_consults_calllog(km_store_t *s, int64_t org_id, int64_t after_id, int lim
 	if (!list)
 		return KM_ENOMEM;
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st,
+	if (km__store_prepare(s, &st,
 			     "SELECT id, consult_id, ts, event, role, pseudonym FROM calllog "
 			     "WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?",
 			     "iii", org_id, after_id, (int64_t)limit)) {
@@ -236,10 +236,10 @@ int km_consults_calllog_purge(km_store_t *s, int64_t org_id, int64_t before, int
 	int rc = km__cons_begin(s, &tx), a = 0, b = 0;
 	if (rc)
 		return rc;
-	rc = km__cons_exec(s, &a, "DELETE FROM calllog WHERE org_id = ? AND ts < ?", "ii", org_id, before);
+	rc = km__store_exec(s, &a, "DELETE FROM calllog WHERE org_id = ? AND ts < ?", "ii", org_id, before);
 	/* The consent record goes with the call log (same retention). */
 	if (rc == 0)
-		rc = km__cons_exec(s, &b, "DELETE FROM consents WHERE org_id = ? AND ts < ?", "ii", org_id, before);
+		rc = km__store_exec(s, &b, "DELETE FROM consents WHERE org_id = ? AND ts < ?", "ii", org_id, before);
 	rc = km__cons_end(s, &tx, rc);
 	if (rc == 0 && removed)
 		*removed = (int64_t)a + b;

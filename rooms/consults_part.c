@@ -74,7 +74,7 @@ typedef struct redeem_ctx {
 static int redeem_find(km_store_t *s, const char *hash, int64_t now, redeem_ctx_t *c)
 {
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st,
+	if (km__store_prepare(s, &st,
 			     "SELECT i.id, i.consult_id, c.org_id, i.redeemed_at, i.kind "
 			     "FROM invitations i JOIN consults c ON c.id = i.consult_id "
 			     "WHERE i.token_hash = ? AND i.revoked = 0 AND c.ended_at = 0 AND c.expires_at > ?",
@@ -110,7 +110,7 @@ static int redeem_insert(km_store_t *s, const redeem_ctx_t *c, int64_t now, cons
 	for (int tries = 0; rc == KM_EEXIST && tries < 4; tries++) {
 		if ((rc = new_pseudonym(p->pseudonym)))
 			return rc;
-		rc = km__cons_exec(s, NULL,
+		rc = km__store_exec(s, NULL,
 				   "INSERT INTO participants (consult_id, invitation_id, pseudonym, kind, state, "
 				   "other_device, cookie_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 				   "iitttiti", p->consult_id, p->invitation_id, p->pseudonym, p->kind, p->state,
@@ -138,7 +138,7 @@ int km_consults_redeem(km_store_t *s, const char *token, int64_t now, km_partici
 	if ((rc = redeem_find(s, hash, now, &c)))
 		goto out;
 	if (c.redeemed_at == 0 &&
-	    (rc = km__cons_exec(s, NULL, "UPDATE invitations SET redeemed_at = ? WHERE id = ?", "ii",
+	    (rc = km__store_exec(s, NULL, "UPDATE invitations SET redeemed_at = ? WHERE id = ?", "ii",
 				now > 0 ? now : 1, c.invitation_id)))
 		goto out;
 	if ((rc = km__cons_new_token(cookie, cookie_hash)))
@@ -160,7 +160,7 @@ int km_consults_participant_by_cookie(km_store_t *s, const char *cookie, int64_t
 	if (km__cons_token_hash(cookie, hash))
 		return KM_ENOTFOUND;
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st,
+	if (km__store_prepare(s, &st,
 			     "SELECT " PART_COLS " FROM participants p JOIN consults c ON c.id = p.consult_id "
 			     "JOIN invitations i ON i.id = p.invitation_id "
 			     "WHERE p.cookie_hash = ? AND c.ended_at = 0 AND c.expires_at > ? AND i.revoked = 0",
@@ -172,7 +172,7 @@ int km_consults_participant_by_cookie(km_store_t *s, const char *cookie, int64_t
 int km_consults_participant_get(km_store_t *s, int64_t id, km_participant_t *out)
 {
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st, "SELECT " PART_COLS " FROM participants p WHERE p.id = ?", "i", id))
+	if (km__store_prepare(s, &st, "SELECT " PART_COLS " FROM participants p WHERE p.id = ?", "i", id))
 		return KM_ESTORE;
 	return part_one(st, out);
 }
@@ -182,7 +182,7 @@ int km_consults_participants(km_store_t *s, int64_t consult_id, km_participant_t
 	*out = NULL;
 	*n = 0;
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st, "SELECT " PART_COLS " FROM participants p WHERE p.consult_id = ? ORDER BY p.id",
+	if (km__store_prepare(s, &st, "SELECT " PART_COLS " FROM participants p WHERE p.consult_id = ? ORDER BY p.id",
 			     "i", consult_id))
 		return KM_ESTORE;
 	return km__store_collect(st, sizeof(km_participant_t), part_row_any, (void **)out, n);
@@ -197,7 +197,7 @@ typedef struct part_ctx {
 static int part_ctx(km_store_t *s, int64_t id, part_ctx_t *c)
 {
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st,
+	if (km__store_prepare(s, &st,
 			     "SELECT p.consult_id, p.invitation_id, c.org_id, c.ended_at, p.kind, p.pseudonym, p.state "
 			     "FROM participants p JOIN consults c ON c.id = p.consult_id WHERE p.id = ?",
 			     "i", id))
@@ -237,7 +237,7 @@ int km_consults_participant_step(km_store_t *s, int64_t id, const char *from, co
 		rc = KM_EPERM;
 		goto out;
 	}
-	rc = km__cons_exec(s, &n, "UPDATE participants SET state = ? WHERE id = ? AND state = ?", "tit", to, id, from);
+	rc = km__store_exec(s, &n, "UPDATE participants SET state = ? WHERE id = ? AND state = ?", "tit", to, id, from);
 	if (rc == 0 && n == 0)
 		rc = KM_EPERM;
 	if (rc == 0)
@@ -261,7 +261,7 @@ int km_consults_set_display_name(km_store_t *s, int64_t id, const char *name)
 	    (c.ended_at || strcmp(c.state, "refused") == 0 || strcmp(c.state, "left") == 0))
 		rc = KM_EPERM;
 	if (rc == 0)
-		rc = km__cons_exec(s, NULL, "UPDATE participants SET display_name = ? WHERE id = ?", "ti", name, id);
+		rc = km__store_exec(s, NULL, "UPDATE participants SET display_name = ? WHERE id = ?", "ti", name, id);
 	return km__cons_end(s, &tx, rc);
 }
 
@@ -272,7 +272,7 @@ static int consent_version_known(km_store_t *s, int64_t org_id, int64_t version)
 	if (version == 0)
 		return 0;
 	sqlite3_stmt *st;
-	if (km__cons_prepare(s, &st, "SELECT version FROM consent_texts WHERE org_id = ? AND version = ?", "ii",
+	if (km__store_prepare(s, &st, "SELECT version FROM consent_texts WHERE org_id = ? AND version = ?", "ii",
 			     org_id, version))
 		return KM_ESTORE;
 	int64_t v;
@@ -297,20 +297,20 @@ int km_consults_consent_record(km_store_t *s, int64_t participant_id, int given,
 	}
 	if ((rc = consent_version_known(s, c.org_id, version)))
 		goto out;
-	rc = km__cons_exec(s, NULL,
+	rc = km__store_exec(s, NULL,
 			   "INSERT INTO consents (pseudonym, consult_id, org_id, given, version, ts) "
 			   "VALUES (?, ?, ?, ?, ?, ?)",
 			   "tiiiii", c.pseudonym, c.consult_id, c.org_id, (int64_t)given, version, now);
 	if (rc == 0 && given)
-		rc = km__cons_exec(s, NULL, "UPDATE participants SET consent_version = ? WHERE id = ?", "ii", version,
+		rc = km__store_exec(s, NULL, "UPDATE participants SET consent_version = ? WHERE id = ?", "ii", version,
 				   participant_id);
 	/* A refusal ends this invitee's access: the link stops working too
 	 * (the clinician may send a new one). */
 	if (rc == 0 && !given)
-		rc = km__cons_exec(s, NULL, "UPDATE participants SET state = 'refused' WHERE id = ?", "i",
+		rc = km__store_exec(s, NULL, "UPDATE participants SET state = 'refused' WHERE id = ?", "i",
 				   participant_id);
 	if (rc == 0 && !given)
-		rc = km__cons_exec(s, NULL, "UPDATE invitations SET token_hash = NULL WHERE id = ?", "i",
+		rc = km__store_exec(s, NULL, "UPDATE invitations SET token_hash = NULL WHERE id = ?", "i",
 				   c.invitation_id);
 	if (rc == 0)
 		rc = km__cons_log(s, c.org_id, c.consult_id, now, given ? "consent_given" : "consent_refused", c.kind,

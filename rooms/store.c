@@ -8,6 +8,7 @@
 #include "rooms/store_int.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -136,4 +137,74 @@ int km__store_collect(sqlite3_stmt *st, size_t size, km__row_fn row, void **out,
 	*out = list;
 	*n = cnt;
 	return 0;
+}
+
+static int bind_all(sqlite3_stmt *st, const char *types, va_list ap)
+{
+	int rc = SQLITE_OK;
+	for (int i = 1; *types && rc == SQLITE_OK; types++, i++) {
+		switch (*types) {
+		case 'i': rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t)); break;
+		case 'l': rc = sqlite3_bind_int64(st, i, (sqlite3_int64)va_arg(ap, long)); break;
+		case 't': {
+			const char *t = va_arg(ap, const char *);
+			rc = t ? sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+			break;
+		}
+		case 'b': {
+			const uint8_t *p = va_arg(ap, const uint8_t *);
+			size_t n = va_arg(ap, size_t);
+			rc = n > (size_t)0x7fffffff ? SQLITE_TOOBIG : sqlite3_bind_blob(st, i, p, (int)n, SQLITE_TRANSIENT);
+			break;
+		}
+		case 'n': rc = sqlite3_bind_null(st, i); break;
+		default: rc = SQLITE_MISUSE; break;
+		}
+	}
+	return rc == SQLITE_OK ? 0 : KM_ESTORE;
+}
+
+static int vprepare(km_store_t *s, sqlite3_stmt **out, const char *sql, const char *types, va_list ap)
+{
+	*out = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, out, NULL) != SQLITE_OK)
+		return KM_ESTORE;
+	if (bind_all(*out, types, ap)) {
+		sqlite3_finalize(*out);
+		*out = NULL;
+		return KM_ESTORE;
+	}
+	return 0;
+}
+
+int km__store_prepare(km_store_t *s, sqlite3_stmt **out, const char *sql, const char *types, ...)
+{
+	va_list ap;
+	va_start(ap, types);
+	int rc = vprepare(s, out, sql, types, ap);
+	va_end(ap);
+	return rc;
+}
+
+int km__store_exec(km_store_t *s, int *changes, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	va_start(ap, types);
+	int rc = vprepare(s, &st, sql, types, ap);
+	va_end(ap);
+	if (rc)
+		return rc;
+	int step = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (changes)
+		*changes = sqlite3_changes(s->db);
+	switch (step) {
+	case SQLITE_DONE: return 0;
+	case SQLITE_CONSTRAINT_UNIQUE:
+	case SQLITE_CONSTRAINT_PRIMARYKEY: return KM_EEXIST;
+	case SQLITE_CONSTRAINT_FOREIGNKEY: return KM_ENOTFOUND;
+	case SQLITE_CONSTRAINT_CHECK: return KM_EINVAL;
+	default: return KM_ESTORE;
+	}
 }

@@ -24,6 +24,16 @@ struct km_store {
  * and with bindings cleared; NULL if it cannot be prepared. Borrowed. */
 sqlite3_stmt *km__store_stmt(km_store_t *s, int id, const char *sql);
 
+/* Prepares sql and binds the arguments named by types, one letter each:
+ * 'i' int64_t, 'l' long, 't' const char * (NULL binds NULL), 'b' const
+ * uint8_t * then size_t, 'n' NULL. *out is new (caller finalizes). */
+int km__store_prepare(km_store_t *s, sqlite3_stmt **out, const char *sql, const char *types, ...);
+/* Prepares, binds, steps once and finalizes a statement that returns no
+ * rows. *changes (may be NULL) gets sqlite3_changes. Returns 0, KM_EEXIST
+ * (unique or primary key), KM_ENOTFOUND (foreign key), KM_EINVAL (check
+ * constraint) or KM_ESTORE. */
+int km__store_exec(km_store_t *s, int *changes, const char *sql, const char *types, ...);
+
 /* Steps st to the end, growing an array of elements of size bytes, each
  * filled by row(st, element). Finalizes st. On success *out is new (caller
  * frees; NULL when empty) and *n the count; on failure nothing is returned. */
