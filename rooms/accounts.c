@@ -17,30 +17,6 @@
 
 /* ---- helpers ---- */
 
-int km__acc_begin(km_store_t *s, km__acc_tx_t *tx)
-{
-	tx->nested = !sqlite3_get_autocommit(s->db);
-	const char *sql = tx->nested ? "SAVEPOINT km_accounts" : "BEGIN IMMEDIATE";
-	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : KM_ESTORE;
-}
-
-int km__acc_end(km_store_t *s, km__acc_tx_t *tx, int rc)
-{
-	if (rc == 0) {
-		const char *sql = tx->nested ? "RELEASE km_accounts" : "COMMIT";
-		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK)
-			return 0;
-		rc = KM_ESTORE;
-	}
-	if (tx->nested) {
-		sqlite3_exec(s->db, "ROLLBACK TO km_accounts", NULL, NULL, NULL);
-		sqlite3_exec(s->db, "RELEASE km_accounts", NULL, NULL, NULL);
-	} else if (!sqlite3_get_autocommit(s->db)) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	}
-	return rc;
-}
-
 int km_accounts_tx_begin(km_store_t *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
@@ -50,8 +26,8 @@ int km_accounts_tx_begin(km_store_t *s)
 
 int km_accounts_tx_end(km_store_t *s, int rc)
 {
-	km__acc_tx_t tx = { .nested = 0 };
-	return km__acc_end(s, &tx, rc);
+	km__store_tx_t tx = { .nested = 0 };
+	return km__store_end(s, &tx, rc);
 }
 
 int km__acc_col_text(sqlite3_stmt *st, int col, char *out, size_t len)
@@ -226,15 +202,15 @@ int km_accounts_org_create(km_store_t *s, const char *name, int64_t now, int64_t
 	/* All-digit names are refused: org_find reads them as ids. */
 	if (len < 1 || len > 100 || !km__acc_clean_text(name, len) || all_digits(name))
 		return KM_EINVAL;
-	km__acc_tx_t tx;
-	int rc = km__acc_begin(s, &tx);
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx);
 	if (rc)
 		return rc;
 	rc = km__store_exec(s, NULL, "INSERT INTO orgs (name, created_at) VALUES (?, ?)", "ti", name, now);
 	int64_t id = sqlite3_last_insert_rowid(s->db);
 	if (rc == 0)
 		rc = km__store_exec(s, NULL, "INSERT INTO org_policy (org_id) VALUES (?)", "i", id);
-	rc = km__acc_end(s, &tx, rc);
+	rc = km__store_end(s, &tx, rc);
 	if (rc == 0 && id_out)
 		*id_out = id;
 	return rc;
@@ -415,8 +391,8 @@ int km_accounts_user_add(km_store_t *s, int64_t org_id, const char *email, const
 {
 	if (!km_accounts_email_valid(email) || !role_valid(role))
 		return KM_EINVAL;
-	km__acc_tx_t tx;
-	int rc = km__acc_begin(s, &tx);
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx);
 	if (rc)
 		return rc;
 	int64_t id = 0;
@@ -430,7 +406,7 @@ int km_accounts_user_add(km_store_t *s, int64_t org_id, const char *email, const
 		id = sqlite3_last_insert_rowid(s->db);
 		rc = km__acc_setup_link_put(s, id, now, setup_token);
 	}
-	rc = km__acc_end(s, &tx, rc);
+	rc = km__store_end(s, &tx, rc);
 	if (rc) {
 		if (setup_token)
 			memset(setup_token, 0, KM_TOKEN_LEN);
@@ -443,8 +419,8 @@ int km_accounts_user_add(km_store_t *s, int64_t org_id, const char *email, const
 
 int km_accounts_user_set_disabled(km_store_t *s, int64_t id, int disabled)
 {
-	km__acc_tx_t tx;
-	int rc = km__acc_begin(s, &tx), n = 0;
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx), n = 0;
 	if (rc)
 		return rc;
 	rc = km__store_exec(s, &n, "UPDATE users SET disabled = ? WHERE id = ?", "ii", (int64_t)(disabled != 0), id);
@@ -452,7 +428,7 @@ int km_accounts_user_set_disabled(km_store_t *s, int64_t id, int disabled)
 		rc = KM_ENOTFOUND;
 	if (rc == 0 && disabled)
 		rc = km__acc_sessions_end(s, id, 0);
-	return km__acc_end(s, &tx, rc);
+	return km__store_end(s, &tx, rc);
 }
 
 int km_accounts_user_set_role(km_store_t *s, int64_t id, const char *role)
@@ -466,8 +442,8 @@ int km_accounts_user_set_role(km_store_t *s, int64_t id, const char *role)
 
 int km_accounts_user_reset_2fa(km_store_t *s, int64_t id)
 {
-	km__acc_tx_t tx;
-	int rc = km__acc_begin(s, &tx), n = 0;
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx), n = 0;
 	if (rc)
 		return rc;
 	rc = km__store_exec(s, &n,
@@ -479,5 +455,5 @@ int km_accounts_user_reset_2fa(km_store_t *s, int64_t id)
 		rc = km__store_exec(s, NULL, "DELETE FROM recovery_codes WHERE user_id = ?", "i", id);
 	if (rc == 0)
 		rc = km__acc_sessions_end(s, id, 0);
-	return km__acc_end(s, &tx, rc);
+	return km__store_end(s, &tx, rc);
 }

@@ -12,17 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A write transaction: BEGIN IMMEDIATE, or a SAVEPOINT when the caller
- * already holds a transaction on the store (so that a caller may wrap an
- * accounts write and its audit row in one transaction). */
-typedef struct km__acc_tx {
-	int nested;
-} km__acc_tx_t;
-
-int km__acc_begin(km_store_t *s, km__acc_tx_t *tx);
-/* Commits when rc == 0, else rolls back. Returns rc, or KM_ESTORE when
- * the commit itself failed (then everything was rolled back). */
-int km__acc_end(km_store_t *s, km__acc_tx_t *tx, int rc);
+/* Transactions: km__store_begin/km__store_end in rooms/store_int.h. */
 
 /* km__store_prepare and km__store_exec: rooms/store_int.h. */
 

@@ -58,11 +58,11 @@ int km_accounts_setup_link_new(km_store_t *s, int64_t user_id, int64_t now, char
 	int rc = km_accounts_user_get(s, user_id, &u);
 	if (rc)
 		return rc;
-	km__acc_tx_t tx;
-	if ((rc = km__acc_begin(s, &tx)))
+	km__store_tx_t tx;
+	if ((rc = km__store_begin(s, &tx)))
 		return rc;
 	rc = km__acc_setup_link_put(s, user_id, now, token);
-	return km__acc_end(s, &tx, rc);
+	return km__store_end(s, &tx, rc);
 }
 
 static int link_user(km_store_t *s, const char *hash, int64_t now, int64_t *user_id)
@@ -102,8 +102,8 @@ int km_accounts_setup_link_use(km_store_t *s, const char *token, const char *pw_
 		return KM_EINVAL;
 	if (km__acc_token_hash(token, hash))
 		return KM_ENOTFOUND;
-	km__acc_tx_t tx;
-	int rc = km__acc_begin(s, &tx);
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx);
 	if (rc)
 		return rc;
 	int64_t uid = 0;
@@ -117,7 +117,7 @@ int km_accounts_setup_link_use(km_store_t *s, const char *token, const char *pw_
 		rc = km__store_exec(s, NULL, "DELETE FROM setup_links WHERE user_id = ?", "i", uid);
 	if (rc == 0)
 		rc = km__acc_sessions_end(s, uid, 0);
-	rc = km__acc_end(s, &tx, rc);
+	rc = km__store_end(s, &tx, rc);
 	if (rc == 0 && user_id)
 		*user_id = uid;
 	return rc;
@@ -128,8 +128,8 @@ int km_accounts_set_password(km_store_t *s, int64_t user_id, const char *pw_hash
 {
 	if (!pw_hash_valid(pw_hash))
 		return KM_EINVAL;
-	km__acc_tx_t tx;
-	int rc = km__acc_begin(s, &tx), n = 0;
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx), n = 0;
 	if (rc)
 		return rc;
 	rc = km__store_exec(s, &n, "UPDATE users SET pw_hash = ?, pw_changed_at = ? WHERE id = ?", "tii", pw_hash, now,
@@ -141,7 +141,7 @@ int km_accounts_set_password(km_store_t *s, int64_t user_id, const char *pw_hash
 		rc = km__store_exec(s, NULL, "DELETE FROM setup_links WHERE user_id = ?", "i", user_id);
 	if (rc == 0)
 		rc = km__acc_sessions_end(s, user_id, keep_session_id);
-	return km__acc_end(s, &tx, rc);
+	return km__store_end(s, &tx, rc);
 }
 
 int km_accounts_record_failure(km_store_t *s, int64_t user_id, int64_t now, const km_policy_t *p,
@@ -151,8 +151,8 @@ int km_accounts_record_failure(km_store_t *s, int64_t user_id, int64_t now, cons
 		*locked_now = 0;
 	if (!p || p->lockout_failures < 1 || p->lockout_minutes < 0)
 		return KM_EINVAL;
-	km__acc_tx_t tx;
-	int rc = km__acc_begin(s, &tx);
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx);
 	if (rc)
 		return rc;
 	sqlite3_stmt *st;
@@ -171,7 +171,7 @@ int km_accounts_record_failure(km_store_t *s, int64_t user_id, int64_t now, cons
 				  now + (int64_t)p->lockout_minutes * 60, user_id);
 	else if (rc == 0)
 		rc = km__store_exec(s, NULL, "UPDATE users SET failed_count = ? WHERE id = ?", "li", count, user_id);
-	rc = km__acc_end(s, &tx, rc);
+	rc = km__store_end(s, &tx, rc);
 	if (rc == 0 && locked_now)
 		*locked_now = lock;
 	return rc;
@@ -242,14 +242,14 @@ int km_accounts_recovery_set(km_store_t *s, int64_t user_id, char hashes[][65], 
 	int rc = km_accounts_user_get(s, user_id, &u);
 	if (rc)
 		return rc;
-	km__acc_tx_t tx;
-	if ((rc = km__acc_begin(s, &tx)))
+	km__store_tx_t tx;
+	if ((rc = km__store_begin(s, &tx)))
 		return rc;
 	rc = km__store_exec(s, NULL, "DELETE FROM recovery_codes WHERE user_id = ?", "i", user_id);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = km__store_exec(s, NULL, "INSERT INTO recovery_codes (user_id, hash) VALUES (?, ?)", "it", user_id,
 				  hashes[i]);
-	return km__acc_end(s, &tx, rc);
+	return km__store_end(s, &tx, rc);
 }
 
 int km_accounts_recovery_use(km_store_t *s, int64_t user_id, const char *hash, int64_t now)

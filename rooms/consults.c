@@ -63,8 +63,8 @@ int km_consults_create(km_store_t *s, int64_t org_id, int64_t clinician_id, cons
 	if (!tokens || !create_args_valid(label, starts_at, expires_at, now, max_hours, emails, kinds, n,
 					  room_key_sealed, sealed_len))
 		return KM_EINVAL;
-	km__cons_tx_t tx;
-	int rc = km__cons_begin(s, &tx);
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx);
 	if (rc)
 		return rc;
 	size_t made = 0;
@@ -96,7 +96,7 @@ int km_consults_create(km_store_t *s, int64_t org_id, int64_t clinician_id, cons
 	}
 	rc = km__cons_log(s, org_id, id, now, "created", "clinician", "");
 out:
-	rc = km__cons_end(s, &tx, rc);
+	rc = km__store_end(s, &tx, rc);
 	if (rc) {
 		for (size_t i = 0; i < made && i < n; i++)
 			OPENSSL_cleanse(tokens[i], KM_TOKEN_LEN);
@@ -207,8 +207,8 @@ static int end_participants(km_store_t *s, int64_t org_id, int64_t id, int64_t n
 
 int km_consults_end(km_store_t *s, int64_t id, int64_t now)
 {
-	km__cons_tx_t tx;
-	int rc = km__cons_begin(s, &tx);
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx);
 	if (rc)
 		return rc;
 	sqlite3_stmt *st;
@@ -242,7 +242,7 @@ int km_consults_end(km_store_t *s, int64_t id, int64_t now)
 	if (rc == 0)
 		rc = km__cons_log(s, org_id, id, now, "ended", "consult", "");
 out:
-	return km__cons_end(s, &tx, rc);
+	return km__store_end(s, &tx, rc);
 }
 
 int km_consults_expired(km_store_t *s, int64_t now, int64_t **ids, size_t *n)

@@ -12,30 +12,6 @@
 #include <stdarg.h>
 #include <string.h>
 
-int km__cons_begin(km_store_t *s, km__cons_tx_t *tx)
-{
-	tx->nested = !sqlite3_get_autocommit(s->db);
-	const char *sql = tx->nested ? "SAVEPOINT km_consults" : "BEGIN IMMEDIATE";
-	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : KM_ESTORE;
-}
-
-int km__cons_end(km_store_t *s, km__cons_tx_t *tx, int rc)
-{
-	if (rc == 0) {
-		const char *sql = tx->nested ? "RELEASE km_consults" : "COMMIT";
-		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK)
-			return 0;
-		rc = KM_ESTORE;
-	}
-	if (tx->nested) {
-		sqlite3_exec(s->db, "ROLLBACK TO km_consults", NULL, NULL, NULL);
-		sqlite3_exec(s->db, "RELEASE km_consults", NULL, NULL, NULL);
-	} else if (!sqlite3_get_autocommit(s->db)) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	}
-	return rc;
-}
-
 int km__cons_int(sqlite3_stmt *st, int64_t *out)
 {
 	int step = sqlite3_step(st), rc = 0;

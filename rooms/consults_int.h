@@ -12,17 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A write transaction: BEGIN IMMEDIATE, or a SAVEPOINT when the caller
- * already holds one (km_accounts_tx_begin), so that a caller can commit a
- * consult change together with its audit row. */
-typedef struct km__cons_tx {
-	int nested;
-} km__cons_tx_t;
-
-int km__cons_begin(km_store_t *s, km__cons_tx_t *tx);
-/* Commits when rc == 0, else rolls back. Returns rc, or KM_ESTORE if the
- * commit failed (then everything was rolled back). */
-int km__cons_end(km_store_t *s, km__cons_tx_t *tx, int rc);
+/* Transactions: km__store_begin/km__store_end in rooms/store_int.h. */
 
 /* km__store_prepare and km__store_exec: rooms/store_int.h. */
 /* Steps a prepared one-row query and finalizes it: its first column as an

@@ -82,8 +82,8 @@ static int invitation_ctx(km_store_t *s, int64_t id, int64_t *consult_id, int64_
 
 int km_consults_invitation_renew(km_store_t *s, int64_t id, char token[KM_TOKEN_LEN])
 {
-	km__cons_tx_t tx;
-	int rc = km__cons_begin(s, &tx), usable = 0;
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx), usable = 0;
 	if (rc)
 		return rc;
 	int64_t consult_id = 0, org_id = 0;
@@ -99,7 +99,7 @@ int km_consults_invitation_renew(km_store_t *s, int64_t id, char token[KM_TOKEN_
 				   "UPDATE invitations SET token_hash = ?, redeemed_at = 0, sent_at = 0, send_error = '' "
 				   "WHERE id = ?",
 				   "ti", hash, id);
-	rc = km__cons_end(s, &tx, rc);
+	rc = km__store_end(s, &tx, rc);
 	if (rc)
 		OPENSSL_cleanse(token, KM_TOKEN_LEN);
 	return rc;
@@ -112,8 +112,8 @@ int km_consults_invitation_revoke(km_store_t *s, int64_t id)
 
 int km_consults_invitation_revoke_at(km_store_t *s, int64_t id, int64_t now)
 {
-	km__cons_tx_t tx;
-	int rc = km__cons_begin(s, &tx), usable = 0;
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx), usable = 0;
 	if (rc)
 		return rc;
 	int64_t consult_id = 0, org_id = 0;
@@ -134,7 +134,7 @@ int km_consults_invitation_revoke_at(km_store_t *s, int64_t id, int64_t now)
 				   "state = CASE WHEN state = 'refused' THEN state ELSE 'left' END "
 				   "WHERE invitation_id = ?",
 				   "i", id);
-	return km__cons_end(s, &tx, rc);
+	return km__store_end(s, &tx, rc);
 }
 
 int km_consults_invitation_sent(km_store_t *s, int64_t id, int64_t now, const char *error_or_null)

@@ -100,8 +100,8 @@ int km_consults_consent_put(km_store_t *s, int64_t org_id, const char *text_nl, 
 {
 	if (!consent_text_valid(text_nl) || !consent_text_valid(text_en))
 		return KM_EINVAL;
-	km__cons_tx_t tx;
-	int rc = km__cons_begin(s, &tx);
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx);
 	if (rc)
 		return rc;
 	sqlite3_stmt *st;
@@ -115,7 +115,7 @@ int km_consults_consent_put(km_store_t *s, int64_t org_id, const char *text_nl, 
 				   "INSERT INTO consent_texts (org_id, version, text_nl, text_en, created_at) "
 				   "VALUES (?, ?, ?, ?, ?)",
 				   "iitti", org_id, v, text_nl, text_en, now);
-	rc = km__cons_end(s, &tx, rc);
+	rc = km__store_end(s, &tx, rc);
 	if (rc == 0 && version)
 		*version = v;
 	return rc;
@@ -130,8 +130,8 @@ int km_consults_chat_add(km_store_t *s, int64_t consult_id, const char *sender, 
 	if (slen < 1 || slen >= sizeof ((km_chat_row_t *)0)->sender || !km__cons_clean_text(sender, slen, 0) ||
 	    !sealed || len == 0 || len > sizeof ((km_chat_row_t *)0)->sealed)
 		return KM_EINVAL;
-	km__cons_tx_t tx;
-	int rc = km__cons_begin(s, &tx), n = 0;
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx), n = 0;
 	if (rc)
 		return rc;
 	/* Only into an open room: after the end nothing of the chat may appear. */
@@ -146,7 +146,7 @@ int km_consults_chat_add(km_store_t *s, int64_t consult_id, const char *sender, 
 		if (rc == 0)
 			rc = KM_EPERM;
 	}
-	rc = km__cons_end(s, &tx, rc);
+	rc = km__store_end(s, &tx, rc);
 	if (rc == 0 && id_out)
 		*id_out = id;
 	return rc;
@@ -232,15 +232,15 @@ int km_consults_calllog(km_store_t *s, int64_t org_id, int64_t after_id, int lim
 
 int km_consults_calllog_purge(km_store_t *s, int64_t org_id, int64_t before, int64_t *removed)
 {
-	km__cons_tx_t tx;
-	int rc = km__cons_begin(s, &tx), a = 0, b = 0;
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx), a = 0, b = 0;
 	if (rc)
 		return rc;
 	rc = km__store_exec(s, &a, "DELETE FROM calllog WHERE org_id = ? AND ts < ?", "ii", org_id, before);
 	/* The consent record goes with the call log (same retention). */
 	if (rc == 0)
 		rc = km__store_exec(s, &b, "DELETE FROM consents WHERE org_id = ? AND ts < ?", "ii", org_id, before);
-	rc = km__cons_end(s, &tx, rc);
+	rc = km__store_end(s, &tx, rc);
 	if (rc == 0 && removed)
 		*removed = (int64_t)a + b;
 	return rc;

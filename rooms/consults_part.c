@@ -128,8 +128,8 @@ int km_consults_redeem(km_store_t *s, const char *token, int64_t now, km_partici
 	char hash[65], cookie_hash[65];
 	if (km__cons_token_hash(token, hash))
 		return KM_ENOTFOUND;
-	km__cons_tx_t tx;
-	int rc = km__cons_begin(s, &tx);
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx);
 	if (rc)
 		return rc;
 	redeem_ctx_t c;
@@ -145,7 +145,7 @@ int km_consults_redeem(km_store_t *s, const char *token, int64_t now, km_partici
 		goto out;
 	rc = redeem_insert(s, &c, now, cookie_hash, &p);
 out:
-	rc = km__cons_end(s, &tx, rc);
+	rc = km__store_end(s, &tx, rc);
 	if (rc) {
 		OPENSSL_cleanse(cookie, KM_TOKEN_LEN);
 		return rc;
@@ -225,8 +225,8 @@ int km_consults_participant_step(km_store_t *s, int64_t id, const char *from, co
 		return KM_EINVAL;
 	if (strcmp(from, "refused") == 0)
 		return KM_EPERM; /* a refusal is final */
-	km__cons_tx_t tx;
-	int rc = km__cons_begin(s, &tx), n = 0;
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx), n = 0;
 	if (rc)
 		return rc;
 	part_ctx_t c;
@@ -243,7 +243,7 @@ int km_consults_participant_step(km_store_t *s, int64_t id, const char *from, co
 	if (rc == 0)
 		rc = km__cons_log(s, c.org_id, c.consult_id, now, to, c.kind, c.pseudonym);
 out:
-	return km__cons_end(s, &tx, rc);
+	return km__store_end(s, &tx, rc);
 }
 
 int km_consults_set_display_name(km_store_t *s, int64_t id, const char *name)
@@ -252,8 +252,8 @@ int km_consults_set_display_name(km_store_t *s, int64_t id, const char *name)
 	if (len < 1 || len > KM_DISPLAY_NAME_MAX || !km__cons_clean_text(name, len, 0) ||
 	    strspn(name, " ") == len)
 		return KM_EINVAL;
-	km__cons_tx_t tx;
-	int rc = km__cons_begin(s, &tx);
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx);
 	if (rc)
 		return rc;
 	part_ctx_t c;
@@ -262,7 +262,7 @@ int km_consults_set_display_name(km_store_t *s, int64_t id, const char *name)
 		rc = KM_EPERM;
 	if (rc == 0)
 		rc = km__store_exec(s, NULL, "UPDATE participants SET display_name = ? WHERE id = ?", "ti", name, id);
-	return km__cons_end(s, &tx, rc);
+	return km__store_end(s, &tx, rc);
 }
 
 /* Inside a transaction: 0 if version is the built-in text (0) or one the
@@ -284,8 +284,8 @@ int km_consults_consent_record(km_store_t *s, int64_t participant_id, int given,
 {
 	if ((given != 0 && given != 1) || version < 0)
 		return KM_EINVAL;
-	km__cons_tx_t tx;
-	int rc = km__cons_begin(s, &tx);
+	km__store_tx_t tx;
+	int rc = km__store_begin(s, &tx);
 	if (rc)
 		return rc;
 	part_ctx_t c;
@@ -316,5 +316,5 @@ int km_consults_consent_record(km_store_t *s, int64_t participant_id, int given,
 		rc = km__cons_log(s, c.org_id, c.consult_id, now, given ? "consent_given" : "consent_refused", c.kind,
 				  c.pseudonym);
 out:
-	return km__cons_end(s, &tx, rc);
+	return km__store_end(s, &tx, rc);
 }

@@ -208,3 +208,27 @@ int km__store_exec(km_store_t *s, int *changes, const char *sql, const char *typ
 	default: return KM_ESTORE;
 	}
 }
+
+int km__store_begin(km_store_t *s, km__store_tx_t *tx)
+{
+	tx->nested = !sqlite3_get_autocommit(s->db);
+	const char *sql = tx->nested ? "SAVEPOINT km_tx" : "BEGIN IMMEDIATE";
+	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : KM_ESTORE;
+}
+
+int km__store_end(km_store_t *s, km__store_tx_t *tx, int rc)
+{
+	if (rc == 0) {
+		const char *sql = tx->nested ? "RELEASE km_tx" : "COMMIT";
+		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK)
+			return 0;
+		rc = KM_ESTORE;
+	}
+	if (tx->nested) {
+		sqlite3_exec(s->db, "ROLLBACK TO km_tx", NULL, NULL, NULL);
+		sqlite3_exec(s->db, "RELEASE km_tx", NULL, NULL, NULL);
+	} else if (!sqlite3_get_autocommit(s->db)) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	return rc;
+}

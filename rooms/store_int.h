@@ -24,6 +24,17 @@ struct km_store {
  * and with bindings cleared; NULL if it cannot be prepared. Borrowed. */
 sqlite3_stmt *km__store_stmt(km_store_t *s, int id, const char *sql);
 
+/* A write transaction that nests: BEGIN IMMEDIATE when none is open, else a
+ * savepoint, so that a domain write can run alone or inside a caller's
+ * transaction (with its audit row). km__store_end commits (or releases)
+ * when rc is 0 and rolls back otherwise; it returns rc, or KM_ESTORE if the
+ * commit itself failed (then everything was rolled back). */
+typedef struct km__store_tx {
+	int nested;
+} km__store_tx_t;
+int km__store_begin(km_store_t *s, km__store_tx_t *tx);
+int km__store_end(km_store_t *s, km__store_tx_t *tx, int rc);
+
 /* Prepares sql and binds the arguments named by types, one letter each:
  * 'i' int64_t, 'l' long, 't' const char * (NULL binds NULL), 'b' const
  * uint8_t * then size_t, 'n' NULL. *out is new (caller finalizes). */
