@@ -82,7 +82,23 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_OBJS)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(PKG_LIBS)
 
-tools: $(TOOL_BINS)
+# tests/peer/: the headless C WebRTC test peer (kamer-peer) on the media/
+# code; tests/unit/peer/*_test.c link its objects except main.c.
+PEER_SRCS := $(wildcard tests/peer/*.c)
+PEER_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/peer/main.c,$(PEER_SRCS)))
+MEDIA_OBJS := $(call objs,media) $(call objs,core)
+PEER_BIN := $(if $(wildcard tests/peer/main.c),$(BUILD)/kamer-peer)
+
+$(BUILD)/kamer-peer: $(BUILD)/tests/peer/main.o $(PEER_LIB_OBJS) $(MEDIA_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/unit/peer/%_test: tests/unit/peer/%_test.c $(PEER_LIB_OBJS) $(MEDIA_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(PEER_LIB_OBJS) $(MEDIA_OBJS) $(LDFLAGS) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+tools: $(TOOL_BINS) $(PEER_BIN)
 
 asan:
 	$(MAKE) MODE=asan all unit tools

@@ -1,0 +1,321 @@
+/* negotiate_test.c — the SFU's SDP negotiation: answers to browser-style
+ * publish and echo offers, refusals with reasons, subscribe offers and the
+ * reading of their answers. The offers are written here in the shape
+ * Chrome sends (unified plan, BUNDLE, rtcp-mux, trickle). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "media/negotiate.h"
+
+static const char *offer_head =
+	"v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+	"a=group:BUNDLE 0 1\r\na=extmap-allow-mixed\r\na=msid-semantic: WMS stream1\r\n";
+
+static const char *audio_section =
+	"m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\nc=IN IP4 0.0.0.0\r\n"
+	"a=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:AbCd\r\na=ice-pwd:0123456789abcdefghijklmn\r\n"
+	"a=ice-options:trickle\r\n"
+	"a=fingerprint:sha-256 01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF\r\n"
+	"a=setup:actpass\r\na=mid:0\r\na=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+	"a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n"
+	"a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+	"a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=sendonly\r\na=msid:stream1 audio1\r\n"
+	"a=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\na=rtcp-fb:111 transport-cc\r\n"
+	"a=fmtp:111 minptime=10;useinbandfec=1\r\na=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n"
+	"a=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+	"a=rtpmap:13 CN/8000\r\na=rtpmap:110 telephone-event/48000\r\na=rtpmap:126 telephone-event/8000\r\n"
+	"a=ssrc:1111 cname:abc\r\na=ssrc:1111 msid:stream1 audio1\r\n";
+
+static const char *video_fmt =
+	"m=video 9 UDP/TLS/RTP/SAVPF %s\r\nc=IN IP4 0.0.0.0\r\n"
+	"a=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:AbCd\r\na=ice-pwd:0123456789abcdefghijklmn\r\n"
+	"a=ice-options:trickle\r\n"
+	"a=fingerprint:sha-256 01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF\r\n"
+	"a=setup:actpass\r\na=mid:1\r\n"
+	"a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n"
+	"a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+	"a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=sendonly\r\na=msid:stream1 video1\r\n"
+	"a=rtcp-mux\r\na=rtcp-rsize\r\n%s"
+	"a=ssrc-group:FID 2222 3333\r\na=ssrc:2222 cname:abc\r\na=ssrc:2222 msid:stream1 video1\r\n"
+	"a=ssrc:3333 cname:abc\r\na=ssrc:3333 msid:stream1 video1\r\n";
+
+static const char *vp8_codecs =
+	"a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 goog-remb\r\na=rtcp-fb:96 transport-cc\r\n"
+	"a=rtcp-fb:96 ccm fir\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\n"
+	"a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
+	"a=rtpmap:102 H264/90000\r\na=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n";
+
+static const char *h264_codecs =
+	"a=rtpmap:102 H264/90000\r\na=rtcp-fb:102 nack\r\n"
+	"a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n"
+	"a=rtpmap:103 rtx/90000\r\na=fmtp:103 apt=102\r\n";
+
+static char *offer_text(const char *codecs, const char *pts)
+{
+	static char buf[16384];
+	char video[8192];
+	snprintf(video, sizeof video, video_fmt, pts, codecs);
+	snprintf(buf, sizeof buf, "%s%s%s", offer_head, audio_section, video);
+	return buf;
+}
+
+typedef struct {
+	km_sdp_t offer, answer, reparsed;
+	km_neg_publish_t pub;
+	km_neg_local_t local;
+	char text[65536];
+	char err[256];
+} fx_t;
+
+static int setup(void **state)
+{
+	fx_t *f = calloc(1, sizeof *f);
+	f->local.ufrag = "kamerUfr";
+	f->local.pwd = "kamerPasswordPassword123";
+	memset(f->local.fingerprint, 0xAB, 32);
+	f->local.sess_id = 77;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	free(*state);
+	return 0;
+}
+
+static void parse_offer(fx_t *f, const char *text)
+{
+	int rc = km_sdp_parse(text, strlen(text), &f->offer, f->err, sizeof f->err);
+	if (rc)
+		fail_msg("offer did not parse: %s", f->err);
+}
+
+/* Writes the answer and parses it back, as the browser would. */
+static void write_and_reparse(fx_t *f, const km_sdp_t *s)
+{
+	size_t len;
+	int rc = km_sdp_write(s, f->text, sizeof f->text, &len, f->err, sizeof f->err);
+	if (rc)
+		fail_msg("write: %s", f->err);
+	rc = km_sdp_parse(f->text, len, &f->reparsed, f->err, sizeof f->err);
+	if (rc)
+		fail_msg("reparse: %s\n%s", f->err, f->text);
+}
+
+static void test_publish_answer(void **state)
+{
+	fx_t *f = *state;
+	parse_offer(f, offer_text(vp8_codecs, "96 97 102"));
+	assert_int_equal(km_neg_answer_publish(&f->offer, &f->local, 0, 0, &f->answer, &f->pub, f->err, sizeof f->err), 0);
+	assert_int_equal(f->pub.ntracks, 2);
+	km_neg_track_t *a = &f->pub.tracks[0], *v = &f->pub.tracks[1];
+	assert_string_equal(a->mid, "0");
+	assert_int_equal(a->kind, KM_SDP_AUDIO);
+	assert_int_equal(a->pt, 111);
+	assert_int_equal(a->clock, 48000);
+	assert_int_equal(a->ssrc, 1111);
+	assert_int_equal(a->ext_audio_level, 1);
+	assert_int_equal(a->ext_abs_send_time, 2);
+	assert_int_equal(a->ext_mid, 4);
+	assert_int_equal(v->kind, KM_SDP_VIDEO);
+	assert_int_equal(v->pt, 96);
+	assert_int_equal(v->ssrc, 2222); /* not the rtx ssrc */
+	assert_true(v->nack);
+	assert_int_equal(v->ext_audio_level, 0);
+	assert_string_equal(f->pub.transport.ufrag, "AbCd");
+	assert_true(f->pub.transport.local_dtls_server);
+	assert_int_equal(f->pub.transport.fingerprint[0], 0x01);
+
+	write_and_reparse(f, &f->answer);
+	km_sdp_t *r = &f->reparsed;
+	assert_int_equal(r->nmedia, 2);
+	assert_int_equal(r->nbundle, 2);
+	for (int i = 0; i < 2; i++) {
+		km_sdp_media_t *m = &r->media[i];
+		assert_int_equal(m->dir, KM_SDP_RECVONLY);
+		assert_int_equal(m->setup, KM_SDP_SETUP_PASSIVE);
+		assert_string_equal(m->ice.ufrag, "kamerUfr");
+		assert_int_equal(m->ncodecs, 1);
+		assert_true(m->rtcp_mux);
+		for (int e = 0; e < m->nextmaps; e++) /* never transport-cc */
+			assert_int_not_equal(m->extmaps[e].kind, KM_SDP_EXT_TWCC);
+	}
+	assert_int_equal(r->media[1].codecs[0].pt, 96);
+	assert_true(r->media[1].codecs[0].fb & KM_SDP_FB_GOOG_REMB);
+	assert_false(r->media[1].codecs[0].fb & KM_SDP_FB_TRANSPORT_CC);
+	assert_int_equal(r->media[0].codecs[0].useinbandfec, 1);
+	assert_null(strstr(f->text, "rtx"));
+}
+
+static void test_echo_answer(void **state)
+{
+	fx_t *f = *state;
+	parse_offer(f, offer_text(vp8_codecs, "96 97 102"));
+	assert_int_equal(km_neg_answer_publish(&f->offer, &f->local, 1, 5000, &f->answer, &f->pub, f->err, sizeof f->err), 0);
+	write_and_reparse(f, &f->answer);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(f->reparsed.media[i].dir, KM_SDP_SENDRECV);
+		assert_int_equal(f->reparsed.media[i].nssrcs, 1);
+		assert_int_equal(f->reparsed.media[i].ssrcs[0].ssrc, 5000 + (uint32_t)i);
+	}
+}
+
+static void test_h264_only_video_refused(void **state)
+{
+	fx_t *f = *state;
+	parse_offer(f, offer_text(h264_codecs, "102 103"));
+	int rc = km_neg_answer_publish(&f->offer, &f->local, 0, 0, &f->answer, &f->pub, f->err, sizeof f->err);
+	assert_int_equal(rc, KM_SDP_EUNSUPPORTED);
+	assert_non_null(strstr(f->err, "m=1 (video)"));
+	assert_non_null(strstr(f->err, "H264"));
+	assert_non_null(strstr(f->err, "VP8"));
+}
+
+static void test_recvonly_offer_has_nothing(void **state)
+{
+	fx_t *f = *state;
+	char *t = offer_text(vp8_codecs, "96 97 102");
+	for (char *p; (p = strstr(t, "a=sendonly"));)
+		memcpy(p, "a=recvonly", 10);
+	parse_offer(f, t);
+	int rc = km_neg_answer_publish(&f->offer, &f->local, 0, 0, &f->answer, &f->pub, f->err, sizeof f->err);
+	assert_int_equal(rc, KM_SDP_EMISSING);
+	assert_non_null(strstr(f->err, "no audio or video"));
+}
+
+static void test_setup_passive_makes_kamer_client(void **state)
+{
+	fx_t *f = *state;
+	char *t = offer_text(vp8_codecs, "96 97 102");
+	for (char *p; (p = strstr(t, "a=setup:actpass"));)
+		memcpy(p, "a=setup:passive", 15);
+	parse_offer(f, t);
+	assert_int_equal(km_neg_answer_publish(&f->offer, &f->local, 0, 0, &f->answer, &f->pub, f->err, sizeof f->err), 0);
+	assert_false(f->pub.transport.local_dtls_server);
+	assert_int_equal(f->answer.media[0].setup, KM_SDP_SETUP_ACTIVE);
+}
+
+static void test_not_bundled_refused(void **state)
+{
+	fx_t *f = *state;
+	char *t = offer_text(vp8_codecs, "96 97 102");
+	char *g = strstr(t, "a=group:BUNDLE 0 1");
+	memcpy(g, "a=group:BUNDLE 0  ", 18);
+	parse_offer(f, t);
+	int rc = km_neg_answer_publish(&f->offer, &f->local, 0, 0, &f->answer, &f->pub, f->err, sizeof f->err);
+	assert_int_equal(rc, KM_SDP_EUNSUPPORTED);
+	assert_non_null(strstr(f->err, "BUNDLE"));
+}
+
+static void make_outs(km_neg_out_t *outs)
+{
+	memset(outs, 0, 3 * sizeof *outs);
+	outs[0] = (km_neg_out_t){ .active = true, .kind = KM_SDP_AUDIO, .ssrc = 7001 };
+	outs[1] = (km_neg_out_t){ .active = true, .kind = KM_SDP_VIDEO, .ssrc = 7002 };
+	outs[2] = (km_neg_out_t){ .active = false, .kind = KM_SDP_VIDEO };
+	strcpy(outs[0].stream, "k12");
+	strcpy(outs[0].track, "k12-a");
+	strcpy(outs[1].stream, "k12");
+	strcpy(outs[1].track, "k12-v");
+}
+
+/* Turns kamer's offer into an answer as a browser would. */
+static void browser_answer(km_sdp_t *ans, const km_sdp_t *offer, km_sdp_setup_t setup)
+{
+	*ans = *offer;
+	for (int i = 0; i < ans->nmedia; i++) {
+		km_sdp_media_t *m = &ans->media[i];
+		strcpy(m->ice.ufrag, "brwz");
+		strcpy(m->ice.pwd, "browserpasswordbrowser");
+		m->setup = setup;
+		m->dir = m->dir == KM_SDP_SENDONLY ? KM_SDP_RECVONLY : KM_SDP_INACTIVE;
+		m->nssrcs = 0;
+		m->msid_stream[0] = m->msid_track[0] = 0;
+	}
+}
+
+static void test_subscribe_offer_and_answer(void **state)
+{
+	fx_t *f = *state;
+	km_neg_out_t outs[3];
+	make_outs(outs);
+	f->local.version = 4;
+	assert_int_equal(km_neg_offer_subscribe(outs, 3, &f->local, &f->offer, f->err, sizeof f->err), 0);
+	write_and_reparse(f, &f->offer);
+	km_sdp_t *r = &f->reparsed;
+	assert_int_equal(r->sess_version, 4);
+	assert_int_equal(r->nmedia, 3);
+	assert_int_equal(r->media[0].dir, KM_SDP_SENDONLY);
+	assert_int_equal(r->media[0].setup, KM_SDP_SETUP_ACTPASS);
+	assert_int_equal(r->media[0].codecs[0].pt, KM_NEG_PT_OPUS);
+	assert_int_equal(r->media[1].codecs[0].pt, KM_NEG_PT_VP8);
+	assert_int_equal(r->media[1].ssrcs[0].ssrc, 7002);
+	assert_string_equal(r->media[1].ssrcs[0].msid_stream, "k12");
+	assert_int_equal(r->media[2].dir, KM_SDP_INACTIVE);
+	assert_string_equal(r->media[2].mid, "2");
+
+	browser_answer(&f->answer, r, KM_SDP_SETUP_ACTIVE);
+	km_neg_subscribe_t sub;
+	assert_int_equal(km_neg_read_subscribe_answer(&f->answer, outs, 3, &sub, f->err, sizeof f->err), 0);
+	assert_true(sub.transport.local_dtls_server);
+	assert_string_equal(sub.transport.ufrag, "brwz");
+	assert_true(sub.sections[0].accepted);
+	assert_true(sub.sections[1].accepted);
+	assert_false(sub.sections[2].accepted);
+	assert_int_equal(sub.sections[0].ext_audio_level, KM_NEG_EXT_AUDIO_LEVEL);
+	assert_int_equal(sub.sections[1].ext_abs_send_time, KM_NEG_EXT_ABS_SEND_TIME);
+	assert_true(sub.sections[1].nack && sub.sections[1].pli && sub.sections[1].remb);
+
+	/* actpass in an answer is a misuse */
+	browser_answer(&f->answer, r, KM_SDP_SETUP_ACTPASS);
+	assert_int_equal(km_neg_read_subscribe_answer(&f->answer, outs, 3, &sub, f->err, sizeof f->err),
+			 KM_SDP_EUNSUPPORTED);
+	assert_non_null(strstr(f->err, "actpass"));
+
+	/* a section missing from the answer */
+	browser_answer(&f->answer, r, KM_SDP_SETUP_ACTIVE);
+	f->answer.nmedia = 2;
+	assert_int_not_equal(km_neg_read_subscribe_answer(&f->answer, outs, 3, &sub, f->err, sizeof f->err), 0);
+	assert_non_null(strstr(f->err, "sections"));
+
+	/* a changed mid */
+	browser_answer(&f->answer, r, KM_SDP_SETUP_PASSIVE);
+	strcpy(f->answer.media[1].mid, "x");
+	assert_int_not_equal(km_neg_read_subscribe_answer(&f->answer, outs, 3, &sub, f->err, sizeof f->err), 0);
+	assert_non_null(strstr(f->err, "mid"));
+}
+
+static void test_bad_arguments(void **state)
+{
+	fx_t *f = *state;
+	km_neg_out_t outs[3];
+	make_outs(outs);
+	assert_int_equal(km_neg_offer_subscribe(outs, 0, &f->local, &f->offer, f->err, sizeof f->err), KM_SDP_EINVAL);
+	assert_int_equal(km_neg_offer_subscribe(outs, KM_NEG_MAX_OUTS + 1, &f->local, &f->offer, f->err, sizeof f->err),
+			 KM_SDP_EINVAL);
+	assert_int_equal(km_neg_answer_publish(NULL, &f->local, 0, 0, &f->answer, &f->pub, f->err, sizeof f->err),
+			 KM_SDP_EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_publish_answer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_echo_answer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_h264_only_video_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recvonly_offer_has_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_setup_passive_makes_kamer_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_bundled_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_subscribe_offer_and_answer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
