@@ -4,6 +4,8 @@
 #include "media/rtp.h"
 
 #include "media/wire.h"
+#include <stdint.h>
+#include <string.h>
 
 static void ext_store(km_rtp_t *r, uint8_t id, size_t off, size_t len)
 {
@@ -214,6 +216,65 @@ int km_rtp_ext_rewrite_id(uint8_t *p, size_t len, const km_rtp_t *r, uint8_t old
 		found = 1;
 	}
 	return found ? 0 : KM_RTP_ENOTFOUND;
+}
+
+/* Writes the kept elements of r into dst (room: cap); returns bytes written. */
+static size_t put_elements(const km_rtp_t *r, const uint8_t map[256], uint8_t *dst, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->ext_count; i++) {
+		const km_rtp_ext_t *e = &r->ext[i];
+		uint8_t id = map[e->id];
+		if (id == 0 || (r->ext_form == 1 && (id > 14 || e->len == 0 || e->len > 16)))
+			continue;
+		size_t need = (r->ext_form == 1 ? 1u : 2u) + e->len;
+		if (n + need > cap)
+			return SIZE_MAX;
+		if (r->ext_form == 1) {
+			dst[n++] = (uint8_t)(id << 4 | (e->len - 1));
+		} else {
+			dst[n++] = id;
+			dst[n++] = (uint8_t)e->len;
+		}
+		memcpy(dst + n, r->data + e->off, e->len);
+		n += e->len;
+	}
+	return n;
+}
+
+int km_rtp_copy_ext_map(const km_rtp_t *r, const uint8_t map[256], uint8_t *dst, size_t cap)
+{
+	if (!r || !map || !dst || !r->data || r->len < KM_RTP_HEADER_LEN || r->header_len > r->len)
+		return KM_RTP_EINVAL;
+	size_t fixed = KM_RTP_HEADER_LEN + 4u * r->cc;
+	size_t tail = r->len - r->header_len;
+	if (cap < fixed + tail)
+		return KM_RTP_ETOOBIG;
+	memcpy(dst, r->data, fixed);
+	size_t n = 0;
+	if (r->ext_form == 1 || r->ext_form == 2) {
+		size_t room = cap - fixed - tail;
+		n = room >= 4 ? put_elements(r, map, dst + fixed + 4, room - 4) : (r->ext_count ? SIZE_MAX : 0);
+		if (n == SIZE_MAX)
+			return KM_RTP_ETOOBIG;
+	}
+	size_t block = 0;
+	if (n > 0) {
+		size_t words = (n + 3) / 4;
+		if (fixed + 4 + words * 4 + tail > cap)
+			return KM_RTP_ETOOBIG;
+		memset(dst + fixed + 4 + n, 0, words * 4 - n);
+		dst[fixed] = (uint8_t)(r->ext_profile >> 8);
+		dst[fixed + 1] = (uint8_t)r->ext_profile;
+		dst[fixed + 2] = (uint8_t)(words >> 8);
+		dst[fixed + 3] = (uint8_t)words;
+		block = 4 + words * 4;
+		dst[0] |= 0x10;
+	} else {
+		dst[0] &= (uint8_t)~0x10;
+	}
+	memcpy(dst + fixed + block, r->data + r->header_len, tail);
+	return (int)(fixed + block + tail);
 }
 
 int64_t km_rtp_unwrap(km_rtp_unwrap_t *u, uint16_t seq)

@@ -91,6 +91,16 @@ int km_rtp_set_pt(uint8_t *p, size_t len, uint8_t pt);
 int km_rtp_ext_rewrite_id(uint8_t *p, size_t len, const km_rtp_t *r, uint8_t old_id,
 	uint8_t new_id);
 
+/* Copies the packet r was parsed from into dst[0..cap), keeping only the
+ * RFC 8285 extension elements whose id maps to a non-zero id in map
+ * (map[old id] = new id; one-byte form: new ids above 14 are dropped) in
+ * the same form, renumbered and in the same order. With nothing left the
+ * block goes and the X bit is cleared; a block of another profile is
+ * dropped too. CSRCs, payload and padding are copied as they are. The
+ * forwarder's per-subscriber copy. Returns the new length (> 0),
+ * KM_RTP_ETOOBIG when cap is too small, or KM_RTP_EINVAL. */
+int km_rtp_copy_ext_map(const km_rtp_t *r, const uint8_t map[256], uint8_t *dst, size_t cap);
+
 /* True if sequence number a is newer than b, modulo 2^16. A distance of
  * exactly 0x8000 counts as newer when a > b, so that exactly one of
  * newer(a,b) and newer(b,a) holds for a != b. */

@@ -331,6 +331,70 @@ static void test_strerror(void **state)
 	assert_string_equal(km_rtp_strerror(-99), "rtp: unknown error");
 }
 
+
+/* A one-byte-form packet with a CSRC, three extensions, payload and padding. */
+static size_t make_ext_packet(uint8_t *p)
+{
+	static const uint8_t pkt[] = {
+		0xB1, 0x60, 0x00, 0x07, 0, 0, 0, 9, 0xAA, 0xBB, 0xCC, 0xDD, /* V2 P X CC1, pt 96 */
+		0, 0, 0, 5,                                                 /* CSRC */
+		0xBE, 0xDE, 0x00, 0x03,                                     /* 3 words */
+		0x10, 0x7F,                                                 /* id 1 len 1 */
+		0x22, 1, 2, 3,                                              /* id 2 len 3 */
+		0x41, 9, 9,                                                 /* id 4 len 2 */
+		0, 0, 0,                                                    /* padding to words */
+		'p', 'a', 'y', 0, 0, 2                                      /* payload, 2 padding */
+	};
+	memcpy(p, pkt, sizeof pkt);
+	return sizeof pkt;
+}
+
+static void test_copy_ext_map(void **state)
+{
+	(void)state;
+	uint8_t src[64], dst[64];
+	size_t len = make_ext_packet(src);
+	km_rtp_t r, c;
+	assert_int_equal(km_rtp_parse(src, len, &r), 0);
+	assert_int_equal(r.ext_count, 3);
+	uint8_t map[256] = { 0 };
+	map[2] = 5; /* keep id 2 as 5, drop 1 and 4 */
+	int n = km_rtp_copy_ext_map(&r, map, dst, sizeof dst);
+	assert_true(n > 0);
+	assert_int_equal(km_rtp_parse(dst, (size_t)n, &c), 0);
+	assert_int_equal(c.ext_count, 1);
+	assert_int_equal(c.ext[0].id, 5);
+	assert_int_equal(c.ext[0].len, 3);
+	assert_memory_equal(km_rtp_ext_data(&c, &c.ext[0]), "\x01\x02\x03", 3);
+	assert_int_equal(c.cc, 1);
+	assert_int_equal(c.payload_len, 4);
+	assert_true(c.padding);
+	assert_int_equal(c.pad_len, 2);
+	assert_int_equal(c.ssrc, r.ssrc);
+	assert_memory_equal(dst + c.header_len, "pay", 3);
+
+	/* nothing kept: no block, X bit cleared, payload intact */
+	memset(map, 0, sizeof map);
+	n = km_rtp_copy_ext_map(&r, map, dst, sizeof dst);
+	assert_int_equal(n, (int)(len - 16));
+	assert_int_equal(km_rtp_parse(dst, (size_t)n, &c), 0);
+	assert_false(c.extension);
+	assert_int_equal(c.header_len, 16);
+
+	/* identity keeps all three; too small a buffer is refused */
+	for (int i = 1; i < 15; i++)
+		map[i] = (uint8_t)i;
+	n = km_rtp_copy_ext_map(&r, map, dst, sizeof dst);
+	assert_int_equal(km_rtp_parse(dst, (size_t)n, &c), 0);
+	assert_int_equal(c.ext_count, 3);
+	assert_int_equal(km_rtp_copy_ext_map(&r, map, dst, 20), KM_RTP_ETOOBIG);
+	map[1] = 15; /* not valid in the one-byte form: dropped */
+	n = km_rtp_copy_ext_map(&r, map, dst, sizeof dst);
+	assert_int_equal(km_rtp_parse(dst, (size_t)n, &c), 0);
+	assert_int_equal(c.ext_count, 2);
+	assert_null(km_rtp_ext_find(&c, 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -347,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_ext_rewrite),
 		cmocka_unit_test(test_seq_helpers),
 		cmocka_unit_test(test_strerror),
+		cmocka_unit_test(test_copy_ext_map),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
