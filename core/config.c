@@ -67,6 +67,14 @@ static const struct key keys[] = {
 	{ "smtp_ca_file", K_PATH, S(smtp_ca_file), 0, 0, "",
 	  "CA certificates to check the SMTP server with (empty: the system's)" },
 	{ "mail_from", K_TEXT, S(mail_from), 0, 0, "", "sender address of invitation emails (empty: noreply@HOST)" },
+	{ "media_addresses", K_TEXT, S(media_addresses), 0, 0, "127.0.0.1",
+	  "numeric IP addresses the SFU offers ICE candidates on, comma-separated (at most 8)" },
+	{ "media_port_min", K_LONG, N(media_port_min), 0, 65535, "0",
+	  "lowest UDP port for media (0 with media_port_max 0: any port the system gives)" },
+	{ "media_port_max", K_LONG, N(media_port_max), 0, 65535, "0", "highest UDP port for media" },
+	{ "media_workers", K_LONG, N(media_workers), 0, 64, "0", "media worker threads (0: one per CPU core)" },
+	{ "media_max_kbps", K_LONG, N(media_max_kbps), 100, 20000, "2500",
+	  "highest bitrate kamer lets a publisher send, in kbit/s (REMB)" },
 };
 #define NKEYS (int)(sizeof keys / sizeof keys[0])
 
@@ -304,8 +312,47 @@ int km_config_apply_env(km_config_t *c, char *const *envp, char *err, size_t err
 	return 0;
 }
 
+int km_config_media_addresses(const km_config_t *c, char out[][64], size_t max, size_t *n, char *err,
+			       size_t errlen)
+{
+	*n = 0;
+	const char *p = c->media_addresses;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		char a[64];
+		unsigned char bin[16];
+		while (len && (*p == ' ')) {
+			p++;
+			len--;
+		}
+		if (len == 0 || len >= sizeof a)
+			return km_errf(KM_EINVAL, err, errlen, "media_addresses = \"%.100s\": an empty or too long entry",
+				       c->media_addresses);
+		memcpy(a, p, len);
+		a[len] = 0;
+		while (len && a[len - 1] == ' ')
+			a[--len] = 0;
+		if (inet_pton(AF_INET, a, bin) != 1 && inet_pton(AF_INET6, a, bin) != 1)
+			return km_errf(KM_EINVAL, err, errlen, "media_addresses: \"%.64s\" is not a numeric IP address", a);
+		if (*n == max)
+			return km_errf(KM_EINVAL, err, errlen, "media_addresses: more than %zu addresses", max);
+		memcpy(out[(*n)++], a, len + 1);
+		p += strcspn(p, ",");
+		if (*p == ',')
+			p++;
+	}
+	if (*n == 0)
+		return km_errf(KM_EINVAL, err, errlen, "media_addresses is empty (give at least one address)");
+	return 0;
+}
+
 int km_config_validate(const km_config_t *c, char *err, size_t errlen)
 {
+	char addrs[8][64];
+	size_t naddrs;
+	int rc = km_config_media_addresses(c, addrs, 8, &naddrs, err, errlen);
+	if (rc)
+		return rc;
 	if (!c->tls_cert[0] != !c->tls_key[0])
 		return km_errf(KM_EINVAL, err, errlen,
 			       "tls_cert and tls_key must be set together (tls_cert = \"%.100s\", tls_key = \"%.100s\")",
@@ -319,6 +366,10 @@ int km_config_validate(const km_config_t *c, char *err, size_t errlen)
 		return km_errf(KM_EINVAL, err, errlen,
 			       "max_connections_per_ip (%ld) must not exceed max_connections (%ld)",
 			       c->max_connections_per_ip, c->max_connections);
+	if (c->media_port_min > c->media_port_max || (c->media_port_min == 0) != (c->media_port_max == 0))
+		return km_errf(KM_EINVAL, err, errlen,
+			       "media_port_min (%ld) and media_port_max (%ld) must both be 0, or form a range", c->media_port_min,
+			       c->media_port_max);
 	return 0;
 }
 

@@ -33,6 +33,10 @@ typedef struct km_config {
 	char smtp_password_file[KM_PATH_MAX];
 	char smtp_ca_file[KM_PATH_MAX];
 	char mail_from[256];       /* "" = noreply@<host of public_url> */
+	char media_addresses[512]; /* comma-separated numeric addresses */
+	long media_port_min, media_port_max; /* 0/0: any */
+	long media_workers;        /* 0: one per core */
+	long media_max_kbps;
 } km_config_t;
 
 /* Fills c with the built-in defaults. */
@@ -54,6 +58,11 @@ int km_config_parse(km_config_t *c, const char *text, size_t len, const char *na
 int km_config_apply_env(km_config_t *c, char *const *envp, char *err, size_t errlen);
 
 /* Checks relations between keys (tls_cert and tls_key together, ...). */
+/* Splits media_addresses into out (up to max entries of 64 bytes); *n gets
+ * the count. Returns 0 or KM_EINVAL (reason in err). */
+int km_config_media_addresses(const km_config_t *c, char out[][64], size_t max, size_t *n, char *err,
+			       size_t errlen);
+
 int km_config_validate(const km_config_t *c, char *err, size_t errlen);
 
 /* Iterates the keys: returns the i-th key name (NULL past the end) and

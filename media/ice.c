@@ -26,8 +26,8 @@ struct km_ice {
 	km_ice_state_t state;
 	int in_cb;  /* depth of calls into the caller's callbacks */
 	int doomed; /* km_ice_free was called from inside a callback */
-	char ufrag[LOCAL_UFRAG_LEN + 1];
-	char pwd[LOCAL_PWD_LEN + 1];
+	char ufrag[KM_ICE_CRED_MAX];
+	char pwd[KM_ICE_CRED_MAX];
 };
 
 const char *km_ice_state_name(km_ice_state_t s)
@@ -195,6 +195,27 @@ static int random_ice_string(char *out, size_t n)
 	return 0;
 }
 
+/* 1 when s is min..max ice-chars (RFC 8839). */
+static int valid_ice_string(const char *s, size_t min, size_t max)
+{
+	size_t n;
+
+	if (!s)
+		return 0;
+	n = strlen(s);
+	return n >= min && n <= max && strspn(s, ice_chars) == n;
+}
+
+/* out (KM_ICE_CRED_MAX bytes) = given (already checked) or n random
+ * ice-chars. Returns 0 or KM_ECRYPTO. */
+static int set_local_string(char *out, const char *given, size_t n)
+{
+	if (!given)
+		return random_ice_string(out, n);
+	memcpy(out, given, strlen(given) + 1);
+	return 0;
+}
+
 static int add_addresses(km_ice_t *ice, const km_ice_config_t *cfg, char *err, size_t errlen)
 {
 	size_t i;
@@ -223,8 +244,8 @@ static int setup_stream(km_ice_t *ice, const km_ice_config_t *cfg, char *err, si
 	if (cfg->port_min)
 		nice_agent_set_port_range(ice->agent, ice->stream, COMPONENT, cfg->port_min,
 					  cfg->port_max);
-	if (random_ice_string(ice->ufrag, LOCAL_UFRAG_LEN) < 0 ||
-	    random_ice_string(ice->pwd, LOCAL_PWD_LEN) < 0)
+	if (set_local_string(ice->ufrag, cfg->local_ufrag, LOCAL_UFRAG_LEN) < 0 ||
+	    set_local_string(ice->pwd, cfg->local_pwd, LOCAL_PWD_LEN) < 0)
 		return km_errf(KM_ECRYPTO, err, errlen, "getrandom failed");
 	if (!nice_agent_set_local_credentials(ice->agent, ice->stream, ice->ufrag, ice->pwd))
 		return km_errf(KM_EIO, err, errlen, "libnice refused the local credentials");
@@ -250,6 +271,10 @@ int km_ice_new(GMainContext *ctx, const km_ice_config_t *cfg, int controlling, k
 	if ((cfg->port_min == 0) != (cfg->port_max == 0) || cfg->port_min > cfg->port_max)
 		return km_errf(KM_EINVAL, err, errlen, "bad UDP port range %u-%u",
 			       (unsigned)cfg->port_min, (unsigned)cfg->port_max);
+	if (cfg->local_ufrag && !valid_ice_string(cfg->local_ufrag, 4, 256))
+		return km_errf(KM_EINVAL, err, errlen, "local ice-ufrag is not 4-256 ice-chars");
+	if (cfg->local_pwd && !valid_ice_string(cfg->local_pwd, 22, 256))
+		return km_errf(KM_EINVAL, err, errlen, "local ice-pwd is not 22-256 ice-chars");
 	ice = calloc(1, sizeof(*ice));
 	if (!ice)
 		return km_errf(KM_ENOMEM, err, errlen, "out of memory");
@@ -257,6 +282,8 @@ int km_ice_new(GMainContext *ctx, const km_ice_config_t *cfg, int controlling, k
 	ice->cb = *cfg;
 	ice->cb.addresses = NULL;
 	ice->cb.n_addresses = 0;
+	ice->cb.local_ufrag = NULL;
+	ice->cb.local_pwd = NULL;
 	ice->state = KM_ICE_NEW;
 	ice->agent = nice_agent_new_full(ctx, NICE_COMPATIBILITY_RFC5245,
 					 NICE_AGENT_OPTION_ICE_TRICKLE |
@@ -300,17 +327,6 @@ int km_ice_local_credentials(km_ice_t *ice, char ufrag[KM_ICE_CRED_MAX],
 	memcpy(ufrag, ice->ufrag, sizeof(ice->ufrag));
 	memcpy(pwd, ice->pwd, sizeof(ice->pwd));
 	return 0;
-}
-
-/* 1 when s is min..max ice-chars (RFC 8839). */
-static int valid_ice_string(const char *s, size_t min, size_t max)
-{
-	size_t n;
-
-	if (!s)
-		return 0;
-	n = strlen(s);
-	return n >= min && n <= max && strspn(s, ice_chars) == n;
 }
 
 int km_ice_set_remote_credentials(km_ice_t *ice, const char *ufrag, const char *pwd, char *err,

@@ -22,7 +22,7 @@
  * kamer is controlled; for the subscribe connection kamer offers and (both
  * agents being full) is controlling (RFC 8445 6.1.1). Regular nomination.
  * Local ufrag (8 chars) and pwd (24 chars) come from getrandom(), not from
- * libnice's non-cryptographic generator.
+ * libnice's non-cryptographic generator, unless the caller gives its own.
  *
  * Gathering uses only the configured addresses and UDP port range: no STUN
  * or TURN server, no UPnP, no ICE-TCP. Remote candidates that cannot be used
@@ -81,12 +81,18 @@ typedef struct {
 	 * the call only. This is the packet path. */
 	void (*on_recv)(void *ud, const uint8_t *p, size_t len);
 	void *ud; /* passed to the callbacks */
+	/* Optional local ICE credentials (borrowed during km_ice_new only):
+	 * each one that is non-NULL is used instead of a random one; RFC 8839
+	 * ice-chars, 4..256 (ufrag) and 22..256 (pwd) characters, else
+	 * KM_EINVAL. NULL (the default) means random. */
+	const char *local_ufrag, *local_pwd;
 } km_ice_config_t;
 
 typedef struct km_ice km_ice_t;
 
 /* Makes an endpoint on ctx (borrowed; must outlive it and be run by the
- * calling thread) with cfg (copied; the callbacks may be NULL). controlling:
+ * calling thread) with cfg (copied; the callbacks may be NULL; the local
+ * credentials, when given, are checked and copied). controlling:
  * 1 when kamer is the controlling agent. *out is new, caller frees with
  * km_ice_free. Returns 0 or KM_EINVAL (bad address, port range or argument;
  * reason in err) or KM_EIO (libnice refused). */

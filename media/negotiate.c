@@ -322,7 +322,7 @@ int km_neg_read_subscribe_answer(const km_sdp_t *answer, const km_neg_out_t *out
 	bool have_transport = false;
 	for (size_t i = 0; i < n; i++) {
 		const km_sdp_media_t *m = &answer->media[i];
-		char mid[8];
+		char mid[24];
 		snprintf(mid, sizeof mid, "%zu", i);
 		if (m->port != 0 && strcmp(m->mid, mid) != 0)
 			return fail(KM_SDP_EINVAL, err, errlen, "m=%zu: mid '%s', the offer said '%s'", i, m->mid, mid);

@@ -11,6 +11,8 @@
 #include "rooms/secretbox.h"
 #include "signaling/api_int.h"
 #include "signaling/consult_int.h"
+#include "signaling/media_int.h"
+#include "media/sfu.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -144,6 +146,8 @@ void km__consult_end(km_server_t *srv, int64_t consult_id, const char *why)
 {
 	if (km_consults_end(srv->store, consult_id, km_clock_now()) != 0)
 		return;
+	if (srv->sfu) /* media stops at once, before anyone is told */
+		km_sfu_close_room(srv->sfu, (uint64_t)consult_id);
 	for (km_ws_conn_t *w = srv->ws_list; w; w = w->next) {
 		if (w->consult_id != consult_id)
 			continue;
@@ -185,6 +189,7 @@ static void after_admit(km_server_t *srv, const km_consult_t *k, const km_partic
 			    km_consults_reconsent_pending(srv->store, w->participant_id, &pending) != 0 || !pending)
 				continue;
 			json_t *consent = consent_json(srv, k->org_id);
+			km__media_leave(srv, w); /* no media until they consent again */
 			km_ws_send(w->wsi, w, json_pack("{s:s,s:s,s:o*}", "type", "reconsent", "role", p->kind, "consent", consent));
 		}
 	}
@@ -355,6 +360,7 @@ static int on_leave(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *
 	if (me_in(srv, wsi, c, NULL, &p))
 		return 0;
 	km_consults_participant_step(srv->store, p.id, p.state, "left", km_clock_now());
+	km__media_leave(srv, c);
 	c->role = KM_WS_NONE;
 	c->consult_id = 0;
 	km_ws_send(wsi, c, json_pack("{s:s,s:s}", "type", "state", "state", "left"));
@@ -466,6 +472,8 @@ static int on_watch(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *
 		return err(wsi, c, "not_found", "no such consult");
 	if (k.ended_at || k.expires_at <= km_clock_now())
 		return err(wsi, c, "ended", "this consult has ended");
+	if (c->consult_id != k.id)
+		km__media_leave(srv, c);
 	c->role = KM_WS_STAFF;
 	c->consult_id = k.id;
 	c->user_id = ctx.user.id;
@@ -556,12 +564,13 @@ int km_consult_handle(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, const 
 	for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
 		if (strcmp(handlers[i].type, t) == 0)
 			return handlers[i].fn(srv, wsi, c, msg);
-	return -2;
+	return km__media_handle(srv, wsi, c, t, msg);
 }
 
 void km_consult_on_close(km_server_t *srv, km_ws_conn_t *c)
 {
 	int64_t consult = c->consult_id;
+	km__media_leave(srv, c);
 	c->consult_id = 0;
 	c->role = KM_WS_NONE;
 	if (consult)

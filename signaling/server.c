@@ -12,6 +12,8 @@
 #include "rooms/password.h"
 #include "signaling/consult_int.h"
 #include "signaling/server_int.h"
+#include "signaling/media_int.h"
+#include "media/sfu.h"
 
 #include <openssl/crypto.h>
 
@@ -148,6 +150,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return filter_network(srv, (int)(intptr_t)in);
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		mail_results(srv);
+		km__media_events(srv);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		/* The network connection's wsi still has its fd here; h2
@@ -339,6 +342,8 @@ int km_server_new(const km_server_opts_t *opts, km_server_t **out, char *err, si
 		rc = km_errf(KM_ENOMEM, err, errlen, "cannot start the mail thread");
 		goto fail;
 	}
+	if ((rc = km__media_start(srv, err, errlen)) != 0)
+		goto fail;
 	*out = srv;
 	return 0;
 fail:
@@ -407,6 +412,8 @@ void km_server_free(km_server_t *srv)
 		return;
 	km_mailer_free(srv->mailer);
 	srv->mailer = NULL;
+	km_sfu_free(srv->sfu); /* its workers wake the context: before it goes */
+	srv->sfu = NULL;
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);
 	km_ratelimit_free(srv->rl);

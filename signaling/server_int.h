@@ -35,6 +35,8 @@ struct km_server {
 	km_mailer_t *mailer;         /* SMTP thread, NULL: outbox */
 	km_ratelimit_t *bad_tokens;  /* failed join attempts per address */
 	lws_sorted_usec_list_t sul_expiry; /* ends expired consults */
+	struct km_sfu *sfu;          /* media (media/sfu.h), NULL if it could not start */
+	uint64_t next_media_id;      /* SFU member ids for WSS connections */
 };
 
 /* Per-connection session data (lws allocates it, zeroed). */

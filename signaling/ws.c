@@ -78,6 +78,7 @@ int km_ws_send_error(struct lws *wsi, km_ws_conn_t *c, const char *code, const c
 int km_ws_on_open(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c)
 {
 	c->wsi = wsi;
+	c->media_id = ++srv->next_media_id;
 	size_t n = sizeof c->session;
 	if (lws_http_cookie_get(wsi, KM_SESSION_COOKIE, c->session, &n) != 0)
 		c->session[0] = 0;

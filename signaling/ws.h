@@ -32,6 +32,7 @@ typedef struct km_ws_conn {
 	uint64_t window_start_ms;
 	unsigned window_count; /* messages in the current 1 s window */
 	int counted;
+	uint64_t media_id;    /* this connection as an SFU member (media/sfu.h) */
 } km_ws_conn_t;
 
 enum { KM_WS_NONE = 0, KM_WS_PARTICIPANT, KM_WS_STAFF };

@@ -1,0 +1,320 @@
+/* sfu_room.c — the SFU's worker side: rooms and their connections on one
+ * media worker, built and torn down by commands from the signaling thread
+ * (sfu_int.h), with a 1 s timer for RTCP reports and the echo time limit.
+ * The packet path itself is sfu_path.c.
+ * Threads: everything here runs on the worker's thread. */
+#include "media/sfu_int.h"
+
+#include "core/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static sfu_wroom_t *room_find(sfu_wstate_t *ws, uint64_t id, bool create)
+{
+	for (sfu_wroom_t *r = ws->rooms; r; r = r->next)
+		if (r->id == id)
+			return r;
+	if (!create)
+		return NULL;
+	sfu_wroom_t *r = calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	r->id = id;
+	r->next = ws->rooms;
+	ws->rooms = r;
+	return r;
+}
+
+static sfu_wconn_t *conn_find(sfu_wroom_t *r, uint64_t id)
+{
+	for (sfu_wconn_t *c = r ? r->conns : NULL; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void room_drop_if_empty(sfu_wstate_t *ws, sfu_wroom_t *r)
+{
+	if (r->conns)
+		return;
+	for (sfu_wroom_t **pp = &ws->rooms; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			free(r);
+			return;
+		}
+}
+
+static void push(sfu_wstate_t *ws, int type, uint64_t conn, int code, const char *text)
+{
+	km_worker_push_event(ws->worker, type, conn, code, text);
+}
+
+/* Frees c: routes, transport, rings. Safe inside c's own callbacks. */
+static void conn_destroy(sfu_wconn_t *c)
+{
+	sfu_wroom_t *r = c->room;
+	sfu_unlink_all(c);
+	for (sfu_wconn_t **pp = &r->conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	km_conn_free(c->conn);
+	for (size_t i = 0; i < c->ntracks; i++)
+		km_ring_free(c->tracks[i].ring);
+	free(c);
+}
+
+static void on_candidate(void *ud, const char *cand)
+{
+	sfu_wconn_t *c = ud;
+	if (!cand)
+		push(c->ws, KM_MEDIA_EV_ICE_GATHERED, c->id, 0, NULL);
+	else
+		push(c->ws, KM_MEDIA_EV_ICE_CANDIDATE, c->id, 0, cand);
+}
+
+static void on_state(void *ud, km_conn_state_t st, const char *reason)
+{
+	sfu_wconn_t *c = ud;
+	if (st == KM_CONN_CONNECTED) {
+		c->connected = true;
+		push(c->ws, SFU_EV_STATE, c->id, st, km_conn_srtp_profile(c->conn));
+		for (size_t i = 0; i < c->nouts; i++) /* a keyframe for the new viewer */
+			if (c->outs[i].src && c->outs[i].kind == KM_SDP_VIDEO)
+				sfu_request_keyframe(c->outs[i].src, &c->outs[i].src->tracks[c->outs[i].src_track], 0);
+	} else if (st == KM_CONN_FAILED || st == KM_CONN_CLOSED) {
+		sfu_wstate_t *ws = c->ws;
+		sfu_wroom_t *r = c->room;
+		push(ws, SFU_EV_STATE, c->id, st, reason);
+		conn_destroy(c);
+		room_drop_if_empty(ws, r);
+	}
+}
+
+/* Applies the peer's transport values: ICE credentials, fingerprint, role,
+ * candidates from the SDP. Returns 0 or a KM_E code (reason in err). */
+static int set_remote(sfu_wconn_t *c, const km_neg_transport_t *t, char *err, size_t errlen)
+{
+	char fp[KM_DTLS_FP_LEN], line[KM_ICE_CANDIDATE_MAX + 1];
+	km_conn_fingerprint_hex(t->fingerprint, fp);
+	int rc = km_conn_set_remote(c->conn, t->ufrag, t->pwd, fp, t->local_dtls_server, err, errlen);
+	for (size_t i = 0; !rc && i < t->ncands; i++) {
+		size_t n;
+		if (km_sdp_write_candidate(&t->cands[i], line, sizeof line, &n, NULL, 0) == 0)
+			km_conn_add_candidate(c->conn, line, NULL, 0);
+	}
+	return rc;
+}
+
+static int make_conn(sfu_wstate_t *ws, sfu_wroom_t *r, const sfu_cmd_open_t *cmd, sfu_wconn_t **out, char *err,
+		     size_t errlen)
+{
+	sfu_wconn_t *c = calloc(1, sizeof *c);
+	if (!c)
+		return km_errf(KM_ENOMEM, err, errlen, "out of memory");
+	c->id = cmd->conn;
+	c->kind = cmd->kind;
+	c->room = r;
+	c->ws = ws;
+	c->opened_us = g_get_monotonic_time();
+	c->ntracks = cmd->ntracks;
+	for (size_t i = 0; i < cmd->ntracks; i++) {
+		c->tracks[i].neg = cmd->tracks[i];
+		if (cmd->tracks[i].kind == KM_SDP_VIDEO &&
+		    !(c->tracks[i].ring = km_ring_new(SFU_RING_SLOTS, KM_CONN_MAX_PACKET))) {
+			for (size_t j = 0; j < i; j++)
+				km_ring_free(c->tracks[j].ring);
+			free(c);
+			return km_errf(KM_ENOMEM, err, errlen, "out of memory");
+		}
+		km_rtp_unwrap_init(&c->tracks[i].unwrap);
+	}
+	km_conn_config_t cfg = {
+		.addresses = ws->addresses, .n_addresses = ws->n_addresses, .port_min = ws->port_min,
+		.port_max = ws->port_max, .ice_controlling = cmd->kind == KM_SFU_SUB, .cert = ws->cert,
+		.profiles = KM_DTLS_AES256GCM, .on_candidate = on_candidate, .on_state = on_state,
+		.on_rtp = sfu_on_rtp, .on_rtcp = sfu_on_rtcp, .ud = c,
+	};
+	int rc = km_conn_new(km_worker_context(ws->worker), &cfg, cmd->ufrag, cmd->pwd, &c->conn, err, errlen);
+	if (rc) {
+		for (size_t i = 0; i < c->ntracks; i++)
+			km_ring_free(c->tracks[i].ring);
+		free(c);
+		return rc;
+	}
+	c->next = r->conns;
+	r->conns = c;
+	*out = c;
+	return 0;
+}
+
+/* The echo connection sends each track back to its own browser. */
+static void echo_outs(sfu_wconn_t *c, uint32_t ssrc_base)
+{
+	for (size_t i = 0; i < c->ntracks; i++) {
+		sfu_out_t *o = &c->outs[i];
+		const km_neg_track_t *t = &c->tracks[i].neg;
+		o->accepted = true;
+		o->kind = t->kind;
+		o->ssrc = ssrc_base + (uint32_t)i;
+		o->pt = t->pt;
+		o->src_conn = c->id;
+		snprintf(o->src_mid, sizeof o->src_mid, "%s", t->mid);
+		o->ext_abs = t->ext_abs_send_time;
+		o->ext_level = t->ext_audio_level;
+	}
+	c->nouts = c->ntracks;
+	for (uint8_t i = 0; i < c->nouts; i++)
+		sfu_link_out(c, i);
+}
+
+void sfu_w_open(void *arg)
+{
+	sfu_cmd_open_t *cmd = arg;
+	sfu_wstate_t *ws = cmd->ws;
+	char err[256] = "";
+	sfu_wroom_t *r = room_find(ws, cmd->room, true);
+	sfu_wconn_t *old = r ? conn_find(r, cmd->conn) : NULL, *c = NULL;
+	if (old)
+		conn_destroy(old);
+	int rc = r ? make_conn(ws, r, cmd, &c, err, sizeof err) : KM_ENOMEM;
+	if (!rc && cmd->has_remote)
+		rc = set_remote(c, &cmd->remote, err, sizeof err);
+	if (rc) {
+		if (c)
+			conn_destroy(c);
+		push(ws, SFU_EV_STATE, cmd->conn, KM_CONN_FAILED, err[0] ? err : "no media connection possible");
+	} else {
+		if (c->kind == KM_SFU_PUB) { /* subscribers waiting for this publisher */
+			for (sfu_wconn_t *s = r->conns; s; s = s->next)
+				for (uint8_t i = 0; i < s->nouts; i++)
+					if (!s->outs[i].src && s->outs[i].src_conn == c->id)
+						sfu_link_out(s, i);
+		} else if (c->kind == KM_SFU_ECHO) {
+			echo_outs(c, cmd->echo_ssrc_base);
+		}
+	}
+	if (r)
+		room_drop_if_empty(ws, r);
+	free(cmd);
+}
+
+void sfu_w_outs(void *arg)
+{
+	sfu_cmd_outs_t *cmd = arg;
+	sfu_wroom_t *r = room_find(cmd->ws, cmd->room, false);
+	sfu_wconn_t *c = conn_find(r, cmd->conn);
+	if (!c) {
+		free(cmd);
+		return;
+	}
+	char err[256] = "";
+	if (cmd->has_remote && set_remote(c, &cmd->remote, err, sizeof err) != 0) {
+		push(cmd->ws, SFU_EV_STATE, c->id, KM_CONN_FAILED, err);
+		conn_destroy(c);
+		room_drop_if_empty(cmd->ws, r);
+		free(cmd);
+		return;
+	}
+	sfu_unlink_all(c); /* the outs are replaced; the publishers stay linked */
+	for (size_t i = 0; i < cmd->n; i++) {
+		sfu_out_t *o = &c->outs[i];
+		const sfu_out_spec_t *s = &cmd->outs[i];
+		bool same = i < c->nouts && o->accepted && s->accepted && o->ssrc == s->ssrc && o->src_conn == s->src_conn &&
+			    strcmp(o->src_mid, s->src_mid) == 0;
+		if (!same) {
+			memset(o, 0, sizeof *o);
+			km_rewrite_init(&o->rw, s->ssrc ? s->ssrc : 1, s->pt, s->kind == KM_SDP_AUDIO ? 48000 : 90000);
+		}
+		o->accepted = s->accepted;
+		o->kind = s->kind;
+		o->ssrc = s->ssrc;
+		o->pt = s->pt;
+		o->src_conn = s->src_conn;
+		snprintf(o->src_mid, sizeof o->src_mid, "%s", s->src_mid);
+		o->ext_abs = s->ext_abs;
+		o->ext_level = s->ext_level;
+	}
+	c->nouts = (uint8_t)cmd->n;
+	for (uint8_t i = 0; i < c->nouts; i++)
+		if (c->outs[i].accepted)
+			sfu_link_out(c, i);
+	free(cmd);
+}
+
+void sfu_w_candidate(void *arg)
+{
+	sfu_cmd_cand_t *cmd = arg;
+	sfu_wconn_t *c = conn_find(room_find(cmd->ws, cmd->room, false), cmd->conn);
+	if (c)
+		km_conn_add_candidate(c->conn, cmd->text[0] ? cmd->text : NULL, NULL, 0);
+	free(cmd);
+}
+
+void sfu_w_close(void *arg)
+{
+	sfu_cmd_close_t *cmd = arg;
+	sfu_wroom_t *r = room_find(cmd->ws, cmd->room, false);
+	if (r) {
+		if (cmd->conn) {
+			sfu_wconn_t *c = conn_find(r, cmd->conn);
+			if (c)
+				conn_destroy(c);
+		} else {
+			while (r->conns)
+				conn_destroy(r->conns);
+		}
+		room_drop_if_empty(cmd->ws, r);
+	}
+	free(cmd);
+}
+
+static gboolean on_timer(gpointer ud)
+{
+	sfu_wstate_t *ws = ud;
+	int64_t now = g_get_monotonic_time();
+	for (sfu_wroom_t *r = ws->rooms, *rn; r; r = rn) {
+		rn = r->next;
+		for (sfu_wconn_t *c = r->conns, *cn; c; c = cn) {
+			cn = c->next;
+			if (c->kind == KM_SFU_ECHO && now - c->opened_us > ws->echo_us) {
+				push(ws, SFU_EV_STATE, c->id, KM_CONN_CLOSED, "time_limit");
+				conn_destroy(c);
+				continue;
+			}
+			if (c->connected)
+				sfu_send_reports(c, now);
+		}
+		room_drop_if_empty(ws, r);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+void sfu_w_start(void *arg)
+{
+	sfu_wstate_t *ws = arg;
+	ws->timer = g_timeout_source_new(1000);
+	g_source_set_callback(ws->timer, on_timer, ws, NULL);
+	g_source_attach(ws->timer, km_worker_context(ws->worker));
+}
+
+void sfu_w_stop(void *arg)
+{
+	sfu_wstate_t *ws = arg;
+	while (ws->rooms) {
+		sfu_wroom_t *r = ws->rooms;
+		while (r->conns)
+			conn_destroy(r->conns);
+		ws->rooms = r->next;
+		free(r);
+	}
+	if (ws->timer) {
+		g_source_destroy(ws->timer);
+		g_source_unref(ws->timer);
+		ws->timer = NULL;
+	}
+}
