@@ -522,6 +522,9 @@ static int decide(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *ms
 		after_admit(srv, &k, &p);
 		return 0;
 	}
+	for (km_ws_conn_t *w = srv->ws_list; w; w = w->next) /* e.g. a device check still running */
+		if (w->role == KM_WS_PARTICIPANT && w->participant_id == p.id)
+			km__media_leave(srv, w);
 	send_state(srv, p.id, "refused");
 	km__consult_notify_staff(srv, p.consult_id);
 	return 0;
