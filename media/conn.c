@@ -297,6 +297,8 @@ static void recv_srtp(km_conn_t *c, const uint8_t *p, size_t len, int rtcp)
 		c->st.drop_early++;
 		return;
 	}
+	if (c->cfg.drop_rx && c->cfg.drop_rx(c->cfg.ud, p, len, rtcp))
+		return; /* a test's simulated network loss */
 	memcpy(c->buf, p, len);
 	rc = rtcp ? km_srtp_unprotect_rtcp(c->srtp_in, c->buf, &n)
 		  : km_srtp_unprotect(c->srtp_in, c->buf, &n);

@@ -69,6 +69,10 @@ typedef struct {
 	void (*on_rtp)(void *ud, uint8_t *p, size_t len);
 	/* The same for a plaintext RTCP compound packet. */
 	void (*on_rtcp)(void *ud, uint8_t *p, size_t len);
+	/* Test hook, NULL in kamer: called for each SRTP (rtcp = 0) or SRTCP
+	 * datagram before it is unprotected; returning 1 drops it as if the
+	 * network had lost it (so that a retransmission is not a replay). */
+	int (*drop_rx)(void *ud, const uint8_t *p, size_t len, int rtcp);
 	void *ud;
 } km_conn_config_t;
 

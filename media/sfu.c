@@ -35,6 +35,7 @@ typedef struct m_member {
 struct m_room {
 	uint64_t id;
 	unsigned worker;
+	unsigned profiles; /* KM_DTLS_* bits for new connections */
 	m_member_t *members;
 	m_room_t *next;
 };
@@ -266,6 +267,7 @@ static int open_sub_conn(km_sfu_t *sfu, m_member_t *m)
 	cmd->room = m->room->id;
 	cmd->conn = sfu_conn_id(m->id, KM_SFU_SUB);
 	cmd->kind = KM_SFU_SUB;
+	cmd->profiles = m->room->profiles;
 	snprintf(cmd->ufrag, sizeof cmd->ufrag, "%s", m->sub_ufrag);
 	snprintf(cmd->pwd, sizeof cmd->pwd, "%s", m->sub_pwd);
 	int rc = call(sfu, m->room, sfu_w_open, cmd);
@@ -376,6 +378,7 @@ int km_sfu_offer(km_sfu_t *sfu, uint64_t room, uint64_t member, int echo, const 
 	cmd->room = room;
 	cmd->conn = sfu_conn_id(member, kind);
 	cmd->kind = kind;
+	cmd->profiles = m->room->profiles;
 	cmd->has_remote = true;
 	cmd->remote = pub->transport;
 	cmd->ntracks = pub->ntracks;
@@ -404,6 +407,13 @@ out:
 	free(cmd);
 	free(pub);
 	return rc;
+}
+
+void km_sfu_room_policy(km_sfu_t *sfu, uint64_t room, int allow_aes128)
+{
+	m_room_t *r = sfu ? room_get(sfu, room, true) : NULL;
+	if (r)
+		r->profiles = KM_DTLS_AES256GCM | (allow_aes128 ? KM_DTLS_AES128GCM : 0);
 }
 
 int km_sfu_subscribe(km_sfu_t *sfu, uint64_t room, uint64_t member)
@@ -614,8 +624,11 @@ void km_sfu_stats(km_sfu_t *sfu, km_sfu_stats_t *out)
 		}
 	}
 	out->events_lost = sfu->events_lost;
-	for (unsigned w = 0; w < sfu->nworkers; w++)
+	for (unsigned w = 0; w < sfu->nworkers; w++) {
 		out->events_lost += km_worker_events_lost(sfu->workers[w]);
+		out->worker_rooms += (uint64_t)__atomic_load_n(&sfu->wstates[w]->live_rooms, __ATOMIC_RELAXED);
+		out->worker_connections += (uint64_t)__atomic_load_n(&sfu->wstates[w]->live_conns, __ATOMIC_RELAXED);
+	}
 }
 
 static int hex_fingerprint(const char *hex, uint8_t out[32])

@@ -73,6 +73,11 @@ void km_sfu_free(km_sfu_t *sfu);
 int km_sfu_offer(km_sfu_t *sfu, uint64_t room, uint64_t member, int echo, const char *sdp, size_t len,
 		 char **answer, char *err, size_t errlen);
 
+/* The organisation's choice for a room's connections opened from now on:
+ * allow_aes128 = 1 also accepts SRTP_AEAD_AES_128_GCM (AES-256-GCM is
+ * always preferred); 0 (the default) accepts AES-256-GCM only. */
+void km_sfu_room_policy(km_sfu_t *sfu, uint64_t room, int allow_aes128);
+
 /* The member wants to receive the room: an OFFER event follows as soon as
  * any other member of the room publishes, and again on every change. */
 int km_sfu_subscribe(km_sfu_t *sfu, uint64_t room, uint64_t member);
@@ -103,7 +108,8 @@ size_t km_sfu_poll(km_sfu_t *sfu, km_sfu_event_t *out, size_t max);
 
 /* Counters for logs and tests. */
 typedef struct {
-	uint64_t rooms, members, connections; /* live now */
+	uint64_t rooms, members, connections; /* live now, as the signaling side sees it */
+	uint64_t worker_rooms, worker_connections; /* live now on the workers (freed = gone) */
 	uint64_t events_lost;
 } km_sfu_stats_t;
 void km_sfu_stats(km_sfu_t *sfu, km_sfu_stats_t *out);

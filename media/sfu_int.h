@@ -112,6 +112,7 @@ struct sfu_wstate {
 	uint64_t max_bitrate_bps, echo_bitrate_bps;
 	int64_t echo_us;
 	sfu_wroom_t *rooms;
+	long live_conns, live_rooms; /* written by the worker, read by stats (atomics) */
 	GSource *timer;
 	uint8_t buf[KM_CONN_MAX_PACKET + KM_CONN_SEND_SLACK + 64];
 	uint8_t rtcp[1500];
@@ -122,6 +123,7 @@ typedef struct {
 	sfu_wstate_t *ws;
 	uint64_t room, conn;
 	km_sfu_conn_kind_t kind;
+	unsigned profiles; /* KM_DTLS_* bits */
 	char ufrag[KM_ICE_CRED_MAX], pwd[KM_ICE_CRED_MAX];
 	bool has_remote;
 	km_neg_transport_t remote;

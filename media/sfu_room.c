@@ -24,6 +24,7 @@ static sfu_wroom_t *room_find(sfu_wstate_t *ws, uint64_t id, bool create)
 	r->id = id;
 	r->next = ws->rooms;
 	ws->rooms = r;
+	__atomic_add_fetch(&ws->live_rooms, 1, __ATOMIC_RELAXED);
 	return r;
 }
 
@@ -43,6 +44,7 @@ static void room_drop_if_empty(sfu_wstate_t *ws, sfu_wroom_t *r)
 		if (*pp == r) {
 			*pp = r->next;
 			free(r);
+			__atomic_sub_fetch(&ws->live_rooms, 1, __ATOMIC_RELAXED);
 			return;
 		}
 }
@@ -65,6 +67,7 @@ static void conn_destroy(sfu_wconn_t *c)
 	km_conn_free(c->conn);
 	for (size_t i = 0; i < c->ntracks; i++)
 		km_ring_free(c->tracks[i].ring);
+	__atomic_sub_fetch(&c->ws->live_conns, 1, __ATOMIC_RELAXED);
 	free(c);
 }
 
@@ -136,7 +139,7 @@ static int make_conn(sfu_wstate_t *ws, sfu_wroom_t *r, const sfu_cmd_open_t *cmd
 	km_conn_config_t cfg = {
 		.addresses = ws->addresses, .n_addresses = ws->n_addresses, .port_min = ws->port_min,
 		.port_max = ws->port_max, .ice_controlling = cmd->kind == KM_SFU_SUB, .cert = ws->cert,
-		.profiles = KM_DTLS_AES256GCM, .on_candidate = on_candidate, .on_state = on_state,
+		.profiles = cmd->profiles | KM_DTLS_AES256GCM, .on_candidate = on_candidate, .on_state = on_state,
 		.on_rtp = sfu_on_rtp, .on_rtcp = sfu_on_rtcp, .ud = c,
 	};
 	int rc = km_conn_new(km_worker_context(ws->worker), &cfg, cmd->ufrag, cmd->pwd, &c->conn, err, errlen);
@@ -148,6 +151,7 @@ static int make_conn(sfu_wstate_t *ws, sfu_wroom_t *r, const sfu_cmd_open_t *cmd
 	}
 	c->next = r->conns;
 	r->conns = c;
+	__atomic_add_fetch(&ws->live_conns, 1, __ATOMIC_RELAXED);
 	*out = c;
 	return 0;
 }
@@ -166,6 +170,7 @@ static void echo_outs(sfu_wconn_t *c, uint32_t ssrc_base)
 		snprintf(o->src_mid, sizeof o->src_mid, "%s", t->mid);
 		o->ext_abs = t->ext_abs_send_time;
 		o->ext_level = t->ext_audio_level;
+		km_rewrite_init(&o->rw, o->ssrc, o->pt, t->clock ? t->clock : 90000);
 	}
 	c->nouts = c->ntracks;
 	for (uint8_t i = 0; i < c->nouts; i++)
@@ -311,6 +316,7 @@ void sfu_w_stop(void *arg)
 			conn_destroy(r->conns);
 		ws->rooms = r->next;
 		free(r);
+		__atomic_sub_fetch(&ws->live_rooms, 1, __ATOMIC_RELAXED);
 	}
 	if (ws->timer) {
 		g_source_destroy(ws->timer);

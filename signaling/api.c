@@ -5,6 +5,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "media/sfu.h"
 #include "signaling/api_int.h"
 #include "signaling/consult_int.h"
 
@@ -119,6 +120,17 @@ static void expire_now(km_api_ctx_t *c)
 	km_http_json(c->resp, 200, json_object());
 }
 
+/* GET /api/v1/test/media: the SFU's live counters. */
+static void media_stats(km_api_ctx_t *c)
+{
+	km_sfu_stats_t st = { 0 };
+	km_sfu_stats(c->srv->sfu, &st);
+	km_http_json(c->resp, 200, json_pack("{s:I,s:I,s:I,s:I,s:I}", "rooms", (json_int_t)st.rooms, "members",
+					     (json_int_t)st.members, "connections", (json_int_t)st.connections,
+					     "worker_rooms", (json_int_t)st.worker_rooms, "worker_connections",
+					     (json_int_t)st.worker_connections));
+}
+
 static const km_route_t base_routes[] = {
 	{ KM_GET, "/healthz", KM_AUTH_NONE, NULL, healthz },
 	{ KM_GET, "/api/v1/version", KM_AUTH_NONE, NULL, version },
@@ -131,6 +143,7 @@ static const km_route_t test_routes[] = {
 	{ KM_POST, "/api/v1/test/clock", KM_AUTH_NONE, NULL, clock_advance },
 	{ KM_POST, "/api/v1/test/retention", KM_AUTH_NONE, NULL, retention_now },
 	{ KM_POST, "/api/v1/test/expire", KM_AUTH_NONE, NULL, expire_now },
+	{ KM_GET, "/api/v1/test/media", KM_AUTH_NONE, NULL, media_stats },
 	{ 0, NULL, 0, NULL, NULL },
 };
 

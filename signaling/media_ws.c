@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "media/sfu.h"
+#include "rooms/accounts.h"
 #include "rooms/consults.h"
 #include "signaling/consult_int.h"
 #include "signaling/media_int.h"
@@ -29,6 +30,15 @@ static int conn_kind(const char *s, km_sfu_conn_kind_t *k)
 	else
 		return -1;
 	return 0;
+}
+
+/* Applies the organisation's SRTP policy to the consult's room. */
+static void room_policy(km_server_t *srv, km_ws_conn_t *c)
+{
+	km_consult_t k;
+	km_policy_t pol;
+	if (km_consults_get(srv->store, c->consult_id, &k) == 0 && km_accounts_policy_get(srv->store, k.org_id, &pol) == 0)
+		km_sfu_room_policy(srv->sfu, (uint64_t)c->consult_id, pol.allow_aes128 != 0);
 }
 
 /* 0 if c may have this kind of media connection, else sends the error. */
@@ -58,6 +68,7 @@ static int on_offer(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *
 	const char *sdp = json_string_value(json_object_get(msg, "sdp"));
 	if (allowed(srv, wsi, c, echo))
 		return 0;
+	room_policy(srv, c);
 	char err[256] = "", *answer = NULL;
 	int rc = km_sfu_offer(srv->sfu, (uint64_t)c->consult_id, c->media_id, echo, sdp ? sdp : "",
 			      sdp ? strlen(sdp) : 0, &answer, err, sizeof err);
@@ -79,6 +90,7 @@ static int on_subscribe(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json
 {
 	if (allowed(srv, wsi, c, 0))
 		return 0;
+	room_policy(srv, c);
 	if (km_sfu_subscribe(srv->sfu, (uint64_t)c->consult_id, c->media_id) != 0)
 		return km_ws_send_error(wsi, c, "media_unavailable", "cannot subscribe", NULL) ? -1 : 0;
 	km__media_events(srv); /* an offer may be ready at once */

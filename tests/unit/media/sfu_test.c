@@ -161,6 +161,19 @@ static void expect_offer(uint64_t member, uint64_t version, int active, const ch
 	assert_int_equal(km_sfu_answer(sfu, member, version, ans, strlen(ans), err, sizeof err), KM_EPERM);
 }
 
+/* The workers' live connections once they reach want (bounded: 3 s). */
+static uint64_t worker_conns(uint64_t want)
+{
+	km_sfu_stats_t st;
+	for (int i = 0; i < 300; i++) {
+		km_sfu_stats(sfu, &st);
+		if (st.worker_connections == want)
+			break;
+		g_usleep(10000);
+	}
+	return st.worker_connections;
+}
+
 static void test_offers_follow_publishers(void **state)
 {
 	km_sfu_event_t ev;
@@ -191,6 +204,7 @@ static void test_offers_follow_publishers(void **state)
 	km_sfu_stats(sfu, &st);
 	assert_int_equal(st.rooms, 2);
 	assert_int_equal(st.members, 4);
+	assert_int_equal(worker_conns(5), 5); /* 3 publishers, 2 subscribers */
 	/* A leaves: B's offer keeps the section order, A's sections inactive */
 	km_sfu_leave(sfu, 1);
 	expect_offer(2, 3, 2, "k1", 0);
@@ -202,6 +216,10 @@ static void test_offers_follow_publishers(void **state)
 	km_sfu_stats(sfu, &st);
 	assert_int_equal(st.rooms, 0);
 	assert_int_equal(st.members, 0);
+	/* and the workers freed every connection and room they held */
+	assert_int_equal(worker_conns(0), 0);
+	km_sfu_stats(sfu, &st);
+	assert_int_equal(st.worker_rooms, 0);
 	drain();
 }
 
