@@ -61,6 +61,7 @@ typedef struct {
 	uint32_t sr_mid;     /* middle 32 bits of the last SR's NTP time */
 	int64_t sr_at_us;    /* when it arrived (0: none) */
 	int64_t last_pli_us; /* last keyframe request sent to the publisher */
+	bool pli_pending;    /* one was asked for within 500 ms of it: sent when allowed */
 } sfu_track_t;
 
 /* A stream a connection sends to its browser. */

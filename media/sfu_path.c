@@ -82,6 +82,8 @@ void sfu_on_rtp(void *ud, uint8_t *p, size_t len)
 	if (t->nsubs == 0)
 		return;
 	int64_t now = g_get_monotonic_time();
+	if (t->pli_pending && now - t->last_pli_us >= SFU_PLI_INTERVAL_US)
+		sfu_request_keyframe(c, t, now);
 	for (size_t i = 0; i < t->nsubs; i++) {
 		sfu_wconn_t *s = t->subs[i].conn;
 		if (s->connected)
@@ -94,11 +96,15 @@ void sfu_request_keyframe(sfu_wconn_t *c, sfu_track_t *t, int64_t now_us)
 	int64_t now = g_get_monotonic_time();
 	if (!c->connected || t->neg.kind != KM_SDP_VIDEO || !t->neg.ssrc)
 		return;
-	if (now_us != 0 && t->last_pli_us && now - t->last_pli_us < SFU_PLI_INTERVAL_US)
+	if (now_us != 0 && t->last_pli_us && now - t->last_pli_us < SFU_PLI_INTERVAL_US) {
+		t->pli_pending = true; /* not dropped: sent once the 500 ms are up */
 		return;
+	}
 	int n = km_rtcp_write_pli(c->ws->rtcp, sizeof c->ws->rtcp - KM_CONN_SEND_SLACK, SFU_KAMER_SSRC, t->neg.ssrc);
-	if (n > 0 && km_conn_send_rtcp(c->conn, c->ws->rtcp, (size_t)n, sizeof c->ws->rtcp) == 0)
+	if (n > 0 && km_conn_send_rtcp(c->conn, c->ws->rtcp, (size_t)n, sizeof c->ws->rtcp) == 0) {
 		t->last_pli_us = now;
+		t->pli_pending = false;
+	}
 }
 
 static sfu_out_t *out_by_ssrc(sfu_wconn_t *s, uint32_t ssrc)

@@ -92,7 +92,7 @@ static void on_state(void *ud, km_conn_state_t st, const char *reason)
 	} else if (st == KM_CONN_FAILED || st == KM_CONN_CLOSED) {
 		sfu_wstate_t *ws = c->ws;
 		sfu_wroom_t *r = c->room;
-		push(ws, SFU_EV_STATE, c->id, st, reason);
+		push(ws, SFU_EV_STATE, c->id, st, reason && reason[0] ? reason : "peer_closed");
 		conn_destroy(c);
 		room_drop_if_empty(ws, r);
 	}

@@ -104,7 +104,7 @@ static int on_answer(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t 
 	if (allowed(srv, wsi, c, 0))
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < 1)
-		return km_ws_send_error(wsi, c, "bad_message", "version must be a positive integer", NULL) ? -1 : 0;
+		return km_ws_send_error(wsi, c, "invalid_message", "version must be a positive integer", NULL) ? -1 : 0;
 	char err[256] = "";
 	int rc = km_sfu_answer(srv->sfu, c->media_id, (uint64_t)json_integer_value(v), sdp ? sdp : "",
 			       sdp ? strlen(sdp) : 0, err, sizeof err);
@@ -121,11 +121,11 @@ static int on_candidate(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json
 	km_sfu_conn_kind_t k;
 	const char *cand = json_string_value(json_object_get(msg, "candidate"));
 	if (!srv->sfu || conn_kind(json_string_value(json_object_get(msg, "conn")), &k) != 0 || !cand)
-		return km_ws_send_error(wsi, c, "bad_message", "conn must be pub, sub or echo; candidate a string", NULL)
+		return km_ws_send_error(wsi, c, "invalid_message", "conn must be pub, sub or echo; candidate a string", NULL)
 			       ? -1 : 0;
 	int rc = km_sfu_candidate(srv->sfu, c->media_id, k, cand);
 	if (rc == KM_ETOOBIG)
-		return km_ws_send_error(wsi, c, "bad_message", "candidate too long", NULL) ? -1 : 0;
+		return km_ws_send_error(wsi, c, "invalid_message", "candidate too long", NULL) ? -1 : 0;
 	return 0; /* a candidate for a connection that is gone is harmless */
 }
 
@@ -133,7 +133,7 @@ static int on_close(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *
 {
 	km_sfu_conn_kind_t k;
 	if (!srv->sfu || conn_kind(json_string_value(json_object_get(msg, "conn")), &k) != 0)
-		return km_ws_send_error(wsi, c, "bad_message", "conn must be pub, sub or echo", NULL) ? -1 : 0;
+		return km_ws_send_error(wsi, c, "invalid_message", "conn must be pub, sub or echo", NULL) ? -1 : 0;
 	km_sfu_close(srv->sfu, c->media_id, k);
 	km__media_events(srv);
 	return 0;

@@ -1,7 +1,9 @@
 // join.js — the page behind an invitation link (/j/TOKEN) for a patient or a
-// colleague: welcome, consent (patients), name, waiting room, the consult
-// (chat; video later) and the pages for a link that is not valid, an ended
-// consult, refused consent or admission, and a lost connection.
+// colleague: welcome, consent (patients), name, the camera and microphone
+// check (preview, level meter, device choice, the echo test through kamer),
+// waiting room, the consult (the call view of call.js and the chat) and the
+// pages for a link that is not valid, an ended consult, refused consent or
+// admission, and a lost connection.
 //
 // The token is read from location.pathname and only ever sent over the WSS
 // connection: never in a query string, never stored. Once joined, the
@@ -13,11 +15,15 @@
 import * as api from './api.js';
 import { connect } from './consult-protocol.js';
 import { chatPanel } from './chat.js';
+import { callView, deviceMessage } from './call.js';
+import { getLocalMedia, listDevices, mediaSupport } from './media.js';
 import { $, clear, confirmDialog, formatClock, formatDay, initPage, lang, say, sayRaw, show, t } from './page.js';
 
 const HINT = 'kamer.participant';
 const KINDS = { patient: 'kind.patient', colleague: 'kind.colleague' };
 const SCREENS = ['s-loading', 's-welcome', 's-consent', 's-name', 's-waiting', 's-admitted', 's-end'];
+const CHECKED = 'kamer.checked'; // sessionStorage: the device check was shown once
+const ECHO_WAIT_MS = 15000;
 const WS_ERRORS = {
   out_of_order: 'ws.out_of_order', store_failed: 'err.store_failed', rate_limited: 'ws.rate_limited',
   too_large: 'ws.too_large', invalid_message: 'ws.invalid_message', consent_outdated: 'join.consent_outdated',
@@ -35,6 +41,7 @@ let refusedConsent = false;
 let finished = false;
 let current = 's-loading';
 let refSeq = 0;
+let call = null; // the call view (call.js)
 
 const nowS = () => Math.floor(Date.now() / 1000);
 function hinted() {
@@ -68,7 +75,7 @@ function renderConsent() {
 
 // --- screens by state
 
-function showState(state, { fresh = false } = {}) {
+function showState(state, { fresh = false, justNamed = false } = {}) {
   if (finished) return;
   if (me) me.state = state;
   if (state === 'consent' || state === 'name') {
@@ -76,10 +83,15 @@ function showState(state, { fresh = false } = {}) {
     else screen(state === 'consent' ? 's-consent' : 's-name');
     if (state === 'name' && !fresh) $('name').focus();
   } else if (state === 'waiting') {
-    screen('s-waiting');
     say($('waiting-status'), 'join.waiting_since', { time: formatClock(nowS()) });
+    if (current !== 's-waiting') screen('s-waiting');
+    if (justNamed && !sessionStorage.getItem(CHECKED)) openCheck(false);
   } else if (state === 'admitted') {
+    const before = current;
+    const handed = closeCheck(true);
     screen('s-admitted');
+    if (before === 's-waiting') say($('announce'), 'join.admitted_live');
+    if (!call.inCall) call.start(handed);
   } else if (state === 'refused') {
     end(refusedConsent ? 'consent_refused' : 'refused');
   } else if (state === 'left') {
@@ -101,6 +113,8 @@ function end(kind) {
   if (finished) return;
   finished = true;
   forget();
+  closeCheck(false);
+  if (call) call.stop();
   token = null;
   if (conn) conn.close();
   const [title, text] = ENDS[kind] || ENDS.invalid;
@@ -152,6 +166,223 @@ $('name-form').addEventListener('submit', (ev) => {
   }
   conn.send({ type: 'name', display_name: v, ref: `n${++refSeq}` });
 });
+
+// --- the camera and microphone check, in the waiting room (opened once by
+// itself after the name is given). The stream is handed to the call when
+// the person is let in.
+
+const check = {
+  open: false,
+  stream: null,
+  prefs: { audioId: '', videoId: '' },
+  audio: null, // AudioContext
+  source: null,
+  analyser: null,
+  meterTimer: null,
+  echoing: false,
+  echoTimer: null,
+  echoOk: false,
+  seq: 0, // a newer getUserMedia wins over a slower older one
+};
+
+function checkProblem(key) {
+  if (key) say($('check-error'), key);
+  else clear($('check-error'));
+}
+
+async function openCheck(focus = true) {
+  if (check.open) return;
+  check.open = true;
+  show($('check'), true);
+  show($('waiting-check'), false);
+  if (focus) $('check-title').focus();
+  sessionStorage.setItem(CHECKED, '1');
+  clear($('check-echo-status'));
+  show($('check-back'), false);
+  const support = mediaSupport();
+  if (!support.rtc || !support.devices) {
+    checkProblem(support.devices ? 'call.unsupported' : 'device.unsupported');
+    $('check-echo').disabled = true;
+    show($('check-retry'), false);
+    return;
+  }
+  if (!check.stream) await acquire();
+}
+
+async function acquire() {
+  const n = ++check.seq;
+  show($('check-retry'), false);
+  const res = await getLocalMedia(check.prefs);
+  if (n !== check.seq || !check.open) {
+    if (res.stream) for (const tr of res.stream.getTracks()) tr.stop();
+    return;
+  }
+  setCheckStream(res.stream);
+  checkProblem(deviceMessage(res));
+  show($('check-retry'), !res.stream || res.missing.length > 0);
+  $('check-echo').disabled = !res.stream;
+  await fillDevices();
+}
+
+function setCheckStream(stream) {
+  if (check.stream && check.stream !== stream) for (const tr of check.stream.getTracks()) tr.stop();
+  check.stream = stream;
+  $('check-video').srcObject = stream && stream.getVideoTracks().length ? stream : null;
+  if (stream) $('check-video').play().catch(() => {});
+  meter(stream);
+  if (check.echoing && stream) call.media.setLocal(stream);
+}
+
+// A live microphone level (WebAudio AnalyserNode), 0..1 on a -60..0 dB scale.
+function meter(stream) {
+  if (check.source) check.source.disconnect();
+  check.source = null;
+  clearInterval(check.meterTimer);
+  check.meterTimer = null;
+  $('check-level').value = 0;
+  const C = window.AudioContext || window.webkitAudioContext;
+  if (!stream || stream.getAudioTracks().length === 0 || !C) return;
+  if (!check.audio) check.audio = new C();
+  if (check.audio.state === 'suspended') check.audio.resume().catch(() => {});
+  check.analyser = check.audio.createAnalyser();
+  check.analyser.fftSize = 1024;
+  check.source = check.audio.createMediaStreamSource(stream);
+  check.source.connect(check.analyser);
+  const buf = new Float32Array(check.analyser.fftSize);
+  check.meterTimer = setInterval(() => {
+    check.analyser.getFloatTimeDomainData(buf);
+    let sum = 0;
+    for (const v of buf) sum += v * v;
+    const db = 20 * Math.log10(Math.sqrt(sum / buf.length) || 1e-6);
+    $('check-level').value = Math.min(1, Math.max(0, (db + 60) / 60));
+  }, 100);
+}
+
+function fillSelect(sel, list, chosen, labelKey) {
+  const opts = list.map((d, i) => {
+    const o = document.createElement('option');
+    o.value = d.id;
+    o.textContent = d.label || t(labelKey, { n: i + 1 });
+    return o;
+  });
+  sel.replaceChildren(...opts);
+  if (chosen && list.some((d) => d.id === chosen)) sel.value = chosen;
+  sel.disabled = list.length === 0;
+}
+
+async function fillDevices() {
+  let devs;
+  try {
+    devs = await listDevices();
+  } catch {
+    return;
+  }
+  const inUse = (kind) => {
+    const tr = check.stream && (kind === 'video' ? check.stream.getVideoTracks() : check.stream.getAudioTracks())[0];
+    return tr && tr.getSettings ? tr.getSettings().deviceId : '';
+  };
+  fillSelect($('check-cam'), devs.cams, check.prefs.videoId || inUse('video'), 'check.camera_n');
+  fillSelect($('check-mic'), devs.mics, check.prefs.audioId || inUse('audio'), 'check.microphone_n');
+}
+
+$('check-cam').addEventListener('change', () => {
+  check.prefs.videoId = $('check-cam').value;
+  acquire();
+});
+$('check-mic').addEventListener('change', () => {
+  check.prefs.audioId = $('check-mic').value;
+  acquire();
+});
+$('check-retry').addEventListener('click', acquire);
+
+// The echo test: our media to kamer and back; it works once frames of the
+// returned video decode (and audio packets come back).
+async function runEcho() {
+  if (!check.stream) return;
+  stopEcho(null);
+  $('check-echo-status').classList.remove('ok');
+  check.echoing = true;
+  check.echoOk = false;
+  $('check-echo').disabled = true;
+  say($('check-echo-status'), 'check.testing');
+  call.media.setLocal(check.stream);
+  const back = await call.media.echo();
+  if (!check.echoing) return;
+  $('check-back-video').srcObject = back;
+  $('check-back-video').play().catch(() => {});
+  show($('check-back'), true);
+  const t0 = Date.now();
+  const wantVideo = check.stream.getVideoTracks().length > 0;
+  const wantAudio = check.stream.getAudioTracks().length > 0;
+  check.echoTimer = setInterval(async () => {
+    const st = await call.media.stats('echo').catch(() => null);
+    if (!check.echoing || check.echoOk || !st) return;
+    const video = st.inbound.some((i) => i.kind === 'video' && i.framesDecoded > 0);
+    const audio = st.inbound.some((i) => i.kind === 'audio' && i.packetsReceived > 0);
+    if ((video || !wantVideo) && (audio || !wantAudio)) {
+      check.echoOk = true;
+      clearInterval(check.echoTimer);
+      say($('check-echo-status'), wantVideo && wantAudio ? 'check.ok' : wantVideo ? 'check.ok_video' : 'check.ok_audio');
+      $('check-echo-status').classList.add('ok');
+      $('check-echo').disabled = false;
+    } else if (Date.now() - t0 > ECHO_WAIT_MS) {
+      stopEcho('check.timeout');
+    }
+  }, 500);
+}
+$('check-echo').addEventListener('click', runEcho);
+
+// Ends the echo test; key (if any) is what to tell the person.
+function stopEcho(key) {
+  clearInterval(check.echoTimer);
+  check.echoTimer = null;
+  if (check.echoing) call.media.close('echo');
+  check.echoing = false;
+  $('check-back-video').srcObject = null;
+  show($('check-back'), false);
+  $('check-echo').disabled = !check.stream;
+  if (key) {
+    $('check-echo-status').classList.remove('ok');
+    say($('check-echo-status'), key);
+  }
+}
+
+// The call view passes on what happens to the echo connection.
+function onEcho(kind, e) {
+  if (!check.echoing) return;
+  if (kind === 'state' && e.state === 'closed') {
+    stopEcho(check.echoOk ? 'check.ended' : null);
+    if (!check.echoOk) say($('check-echo-status'), 'check.failed', { reason: e.reason || '' });
+  } else if (kind === 'state' && e.state === 'failed') {
+    stopEcho(null);
+    say($('check-echo-status'), 'check.failed', { reason: e.reason || '' });
+  } else if (kind === 'error') {
+    stopEcho(null);
+    say($('check-echo-status'), e.code === 'media_unavailable' ? 'call.media_unavailable' : 'check.failed', { reason: e.message || e.code });
+  }
+}
+
+// Leaves the check. handover: return the stream (for the call) instead of
+// stopping it.
+function closeCheck(handover) {
+  check.seq += 1;
+  check.open = false;
+  show($('check'), false);
+  show($('waiting-check'), true);
+  stopEcho(null);
+  meter(null);
+  const stream = check.stream;
+  check.stream = null;
+  $('check-video').srcObject = null;
+  if (stream && !handover) for (const tr of stream.getTracks()) tr.stop();
+  return handover ? stream : null;
+}
+
+$('check-done').addEventListener('click', () => {
+  closeCheck(false);
+  $('waiting-check').focus();
+});
+$('waiting-check').addEventListener('click', () => openCheck(true));
 
 // --- chat
 
@@ -216,6 +447,7 @@ $('private-form').addEventListener('submit', (ev) => {
 // again before that person's video and sound reach them.
 function askAgain(role) {
   if (finished) return;
+  call.stop(); // kamer stops our media until we consent again
   screen('s-consent');
   if (role) say($('consent-status'), role === 'colleague' ? 'join.reconsent_colleague' : 'join.reconsent_patient');
 }
@@ -232,6 +464,7 @@ function greeting(again) {
 }
 
 function onError(m) {
+  if (typeof m.ref === 'string' && m.ref.startsWith('media:')) return; // the call view's
   if (m.code === 'link_invalid') {
     if (greeted === 'resume' && token) {
       // The cookie was not (or no longer) good: use the link instead.
@@ -265,6 +498,11 @@ function onStatus(s, st) {
     show($('conn-lost'), true);
   } else if (s === 'open') {
     show($('conn-lost'), false);
+    if (st.reconnected) {
+      // kamer dropped our media with the old connection.
+      if (check.echoing) stopEcho('check.interrupted');
+      call.reconnected();
+    }
     if (st.reconnected) say($('conn-status'), 'conn.restored');
     else clear($('conn-status'));
   } else if (s === 'connecting') {
@@ -279,6 +517,8 @@ $('conn-retry').addEventListener('click', () => {
 
 document.addEventListener('kamer:lang', () => {
   renderInfo();
+  if (call) call.redraw();
+  if (check.open) fillDevices();
   renderConsent();
   chat.redraw();
 });
@@ -290,9 +530,11 @@ if (!token && !hinted() && location.pathname !== '/j/') {
   conn = connect({ greeting });
   conn.onStatus(onStatus);
   conn.on('joined', onJoined);
+  call = callView({ conn, devices: () => ({ ...check.prefs }), onEcho });
+  window.kamerMedia = call.media; // for tests and support: getStats summaries
   conn.on('state', (m) => {
     if (m.state === 'admitted' && Array.isArray(m.chat)) chat.set(m.chat);
-    showState(m.state);
+    showState(m.state, { justNamed: m.state === 'waiting' });
   });
   conn.on('chat', (m) => chat.add(m));
   conn.on('private', (m) => {

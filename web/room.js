@@ -1,10 +1,12 @@
-// room.js — the clinician's consult room (/room#ID): the waiting room with
-// Admit / Refuse, who is in the consult, the chat, the waiting alert (tone,
-// tab title, banner) and ending the consult. The WSS protocol itself is in
+// room.js — the clinician's consult room (/room#ID): the call (call.js,
+// started as soon as the consult is open), the waiting room with Admit /
+// Refuse, who is in the consult, the chat, the waiting alert (tone, tab
+// title, banner) and ending the consult. The WSS protocol itself is in
 // consult-protocol.js; this file only renders and reacts.
 import * as api from './api.js';
 import { connect } from './consult-protocol.js';
 import { chatPanel } from './chat.js';
+import { callView } from './call.js';
 import { $, clear, confirmDialog, formatClock, formatDay, initPage, requireSession, say, sayError, sayRaw, show, t } from './page.js';
 
 const KINDS = { patient: 'kind.patient', colleague: 'kind.colleague' };
@@ -24,6 +26,8 @@ const names = new Map(); // pseudonym -> display name, kept for chat labels afte
 let ended = false;
 let alerting = false;
 let refSeq = 0;
+let call = null; // the call view (call.js)
+let callStarted = false; // started once automatically; after that the clinician decides
 
 const consultId = Number.parseInt(decodeURIComponent(location.hash.slice(1)), 10);
 
@@ -267,6 +271,7 @@ function showEnded(key = 'room.ended_text') {
   if (ended) return;
   ended = true;
   alerting = false;
+  if (call) call.stop();
   if (conn) conn.close();
   show($('content'), false);
   show($('waiting-banner'), false);
@@ -292,19 +297,28 @@ function onStatus(s, info) {
   show($('conn-lost'), s === 'failed');
   if (s === 'reconnecting') say($('conn-status'), 'conn.restoring', { n: info.attempt, of: info.of });
   else if (s === 'connecting') say($('conn-status'), 'conn.connecting');
-  else if (s === 'open') say($('conn-status'), info.reconnected ? 'conn.restored' : 'conn.connected');
+  else if (s === 'open') {
+    say($('conn-status'), info.reconnected ? 'conn.restored' : 'conn.connected');
+    if (info.reconnected) call.reconnected(); // kamer dropped our media with the old connection
+  }
   else if (s === 'failed') clear($('conn-status'));
 }
 
 function start() {
   conn = connect({ greeting: () => ({ type: 'watch', consult: consultId }) });
   conn.onStatus(onStatus);
+  call = callView({ conn });
+  window.kamerMedia = call.media; // for tests and support: getStats summaries
   conn.on('room', (m) => {
     consult = m.consult || {};
     renderConsult();
     chat.set(m.chat || []);
     setParticipants(m.participants);
     show($('content'), true);
+    if (!callStarted) {
+      callStarted = true;
+      call.start();
+    }
   });
   conn.on('participants', (m) => setParticipants(m.participants));
   conn.on('private', onPrivate);
@@ -312,6 +326,7 @@ function start() {
   conn.on('chat', (m) => chat.add(m));
   conn.on('ended', (m) => showEnded(m.reason === 'expired' ? 'room.expired_text' : 'room.ended_text'));
   conn.on('error', (m) => {
+    if (typeof m.ref === 'string' && m.ref.startsWith('media:')) return; // the call view's
     if (m.code === 'ended') return showEnded();
     if (m.code === 'not_signed_in') {
       conn.close();
@@ -337,6 +352,7 @@ $('conn-retry').addEventListener('click', () => {
 
 document.addEventListener('kamer:lang', () => {
   renderConsult();
+  if (call) call.redraw();
   setTitle();
   chat.redraw();
 });
