@@ -3,7 +3,8 @@
 # one summary line. Exit status is non-zero if any suite failed.
 # Suites: unit tests (release and ASan/UBSan builds), fuzz corpus replay and a
 # short bounded fuzz run per harness, integration tests (Node) against the
-# ASan build, the kill -9 crash test against the release build.
+# ASan build, hostile traffic against the ASan build, browser end-to-end
+# tests, the kill -9 crash test against the release build.
 set -u
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
@@ -54,6 +55,10 @@ run_web() {
 	node --test tests/web/
 }
 
+run_hostile() {
+	KAMER_BIN=${KAMER_BIN:-build/asan/kamer} node --test --test-concurrency=1 tests/hostile/
+}
+
 run_e2e() {
 	KAMER_BIN=${KAMER_BIN:-build/release/kamer} node --test --test-concurrency=1 tests/e2e/
 }
@@ -67,6 +72,7 @@ suite unit-asan run_units asan
 [ -d tests/fuzz ] && [ -n "$(ls tests/fuzz/*/*_fuzz.c 2>/dev/null)" ] && suite fuzz run_fuzz
 [ -d tests/web ] && suite web run_web
 suite integration run_integration
+[ -d tests/hostile ] && suite hostile run_hostile
 [ -d tests/e2e ] && suite e2e run_e2e
 [ -f tests/crash/crash_test.mjs ] && suite crash run_crash
 

@@ -8,78 +8,23 @@
 // offers only an HMAC-SHA1 SRTP profile is refused; when everyone has gone
 // the media workers hold nothing.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runCli, startKamer } from './lib/kamer.mjs';
-import { Client, COOKIE, totp } from './lib/client.mjs';
+import { startKamer } from './lib/kamer.mjs';
+import { COOKIE } from './lib/client.mjs';
 import { wsConnect } from './lib/ws.mjs';
+import { admitter, clinician, consult as makeConsult, peer as runPeer, received as streams, tokenFor as token } from './lib/media.mjs';
 
-const PASSWORD = 'correct horse battery staple 42';
-// The peer is built in release mode (it is the test's instrument, not the code under test).
-const PEER = path.resolve(process.env.KAMER_PEER || 'build/release/kamer-peer');
-const now = () => Math.floor(Date.now() / 1000);
 let k, doc, staff;
-
-function tokenFor(email) {
-  const dir = path.join(k.dataDir, 'outbox');
-  const mail = fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).find((m) => m.includes(`To: ${email}`));
-  assert.ok(mail, `an email to ${email}`);
-  return mail.replace(/=\r?\n/g, '').match(/\/j\/([A-Za-z0-9_-]{43})/)[1];
-}
-
-// Runs kamer-peer; resolves with its exit code, JSON report and stderr.
-function peer(args, { delayMs = 0 } = {}) {
-  return new Promise((resolve) => setTimeout(() => {
-    const p = spawn(PEER, ['--url', `wss://127.0.0.1:${k.port}/ws`, '--ca', k.caPath, '--timeout', '40', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { err += d; });
-    p.on('exit', (code) => {
-      let report = null;
-      try { report = JSON.parse(out); } catch { /* reported below */ }
-      resolve({ code, report, err });
-    });
-  }, delayMs));
-}
-
-// Admits everyone who waits in consult id, until stop() is called.
-function admitter(ws, consultId) {
-  let stopped = false;
-  (async () => {
-    while (!stopped && !ws.closed) {
-      let m;
-      try { m = await ws.waitFor((x) => x.type === 'participants', 1000); } catch { continue; }
-      for (const p of m.participants) if (p.state === 'waiting') ws.sendJson({ type: 'admit', participant: p.id });
-    }
-  })();
-  return () => { stopped = true; };
-}
-
-async function consult(emails) {
-  const r = await doc.post('/api/v1/consults', { label: 'media', starts_at: now() + 60, expires_at: now() + 3600,
-    invitees: emails.map((email) => ({ email, kind: 'patient' })) });
-  assert.equal(r.status, 201, r.body);
-  return r.json.id;
-}
-
-const streams = (rep) => (rep.rx || []).filter((x) => x.packets > 0);
-const video = (rep, stream) => streams(rep).find((x) => x.kind === 'video' && (!stream || x.stream === stream));
-const audio = (rep, stream) => streams(rep).find((x) => x.kind === 'audio' && (!stream || x.stream === stream));
+const consult = (emails) => makeConsult(doc, emails);
+const tokenFor = (email) => token(k, email);
+const peer = (args, opts) => runPeer(k, args, opts);
 
 describe('media through the SFU', { timeout: 240000 }, () => {
   before(async () => {
     k = await startKamer();
-    assert.equal(runCli(['admin', 'org', 'create', 'Praktijk M', '--data', k.dataDir]).status, 0);
-    const add = runCli(['admin', 'user', 'add', '--org', 'Praktijk M', '--role', 'clinician', '--email', 'dr@m.example', '--data', k.dataDir],
-      { KAMER_LISTEN: `127.0.0.1:${k.port}` });
-    assert.equal(add.status, 0, add.stderr);
-    doc = new Client(k);
-    await doc.post('/api/v1/auth/setup', { token: add.stdout.match(/#([A-Za-z0-9_-]{43})/)[1], password: PASSWORD });
-    await doc.post('/api/v1/auth/signin', { email: 'dr@m.example', password: PASSWORD });
-    const secret = (await doc.post('/api/v1/auth/enrol/start', {})).json.secret;
-    assert.equal((await doc.post('/api/v1/auth/enrol/confirm', { code: totp(secret, now()) })).status, 200);
+    doc = await clinician(k, 'Praktijk M', 'dr@m.example');
   });
   after(async () => { if (k) await k.stop(); });
 
@@ -90,7 +35,7 @@ describe('media through the SFU', { timeout: 240000 }, () => {
     assert.equal((await staff.request({ type: 'watch', consult: id }, 'room')).type, 'room');
     const staff2 = await wsConnect(k, { cookie: `${COOKIE}=${doc.cookie}` });
     assert.equal((await staff2.request({ type: 'watch', consult: other }, 'room')).type, 'room');
-    const stop = [admitter(staff, id), admitter(staff2, other)];
+    const stop = [admitter(staff), admitter(staff2)];
     const media = ['--publish', 'audio,video', '--subscribe'];
     const [a, b, c, d] = await Promise.all([
       peer(['--token', tokenFor('a@m.example'), '--name', 'A', ...media, '--seconds', '16', '--loss', '5']),
