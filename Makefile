@@ -140,7 +140,14 @@ check: deps
 	$(MAKE) fuzz-build
 	tests/run.sh
 
+# As root, kamer serve drops to the user `kamer` (docs/operations.md): make
+# it on a fresh machine and give it the default data folder.
 run: deps all
+	@if [ "$$(id -u)" = 0 ]; then \
+		id kamer >/dev/null 2>&1 || useradd --system --home-dir /var/lib/kamer --shell /usr/sbin/nologin kamer; \
+		install -d -m 0700 -o kamer -g kamer var; \
+		chown -R kamer:kamer var; \
+	fi
 	$(BUILD)/kamer serve
 
 clean:

@@ -372,7 +372,7 @@ static int remake_ca(const km_certs_paths_t *p, time_t now, X509 **ca, EVP_PKEY 
 	if (!*ca)
 		rc = km_errf(KM_ECRYPTO, err, errlen, "cannot make the development CA: %s", ossl_reason());
 	else if ((rc = write_pem(p->ca_key, 0600, 1, *ca_key, err, errlen)) == 0)
-		rc = write_pem(p->ca_cert, 0644, 0, *ca, err, errlen);
+		rc = write_pem(p->ca_cert, 0600, 0, *ca, err, errlen);
 	if (rc != 0) {
 		X509_free(*ca);
 		EVP_PKEY_free(*ca_key);
@@ -393,7 +393,7 @@ static int remake_server(const km_certs_paths_t *p, X509 *ca, EVP_PKEY *ca_key, 
 		rc = km_errf(KM_ECRYPTO, err, errlen, "cannot make the server certificate: %s",
 			     ossl_reason());
 	else if ((rc = write_pem(p->server_key, 0600, 1, key, err, errlen)) == 0)
-		rc = write_pem(p->server_cert, 0644, 0, x, err, errlen);
+		rc = write_pem(p->server_cert, 0600, 0, x, err, errlen);
 	X509_free(x);
 	EVP_PKEY_free(key);
 	return rc;

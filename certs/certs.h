@@ -27,7 +27,7 @@ typedef struct km_certs_paths {
  * CN "kamer development CA <8 random hex>") and an EC P-256 server certificate
  * signed by it (90 days, SAN DNS:localhost, IP:127.0.0.1, IP:::1, serverAuth,
  * random 128-bit serial, CA:FALSE). Both notBefore are `now` minus one hour
- * (client clock skew). Keys (PKCS#8 PEM, unencrypted) 0600, certificates 0644,
+ * (client clock skew). Keys (PKCS#8 PEM, unencrypted) and certificates 0600,
  * each written atomically, key before certificate, so that an interrupted
  * write leaves a mismatch that the next call repairs.
  *

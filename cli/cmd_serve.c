@@ -2,6 +2,7 @@
  * store, then runs the signaling server until SIGTERM/SIGINT. */
 #include "certs/certs.h"
 #include "cli/cli.h"
+#include "cli/priv.h"
 #include "core/err.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -23,10 +24,15 @@
 
 static const char help[] =
 	"Usage: kamer serve [--data DIR] [--config FILE] [--listen ADDR:PORT] [--log-level LEVEL]\n"
+	"                   [--user NAME]\n"
 	"Runs kamer: HTTPS and WSS on one port (default 127.0.0.1:8443), data in DIR\n"
 	"(default ./var: database, keys, certificates, outbox). Without tls_cert in the\n"
 	"configuration, a development CA and server certificate are made in DIR/certs.\n"
+	"Started as root, it opens its port, then runs as user NAME (config key user,\n"
+	"default kamer; DIR must belong to it) and never stays root. Not root: runs as is.\n"
 	"Stops cleanly on SIGTERM or SIGINT. See docs/configuration.md.\n";
+
+enum { OPT_USER = OPT_FIRST_CMD_OPT };
 
 static km_server_t *running;
 
@@ -35,6 +41,22 @@ static void on_signal(int sig)
 	(void)sig;
 	if (running)
 		km_server_stop(running);
+}
+
+/* Makes the folder private if it is not (a folder made by hand or by an
+ * older kamer): 0700, like everything kamer makes. */
+static void tighten(const char *dir)
+{
+	struct stat st;
+	char q[300];
+	if (stat(dir, &st) != 0 || !(st.st_mode & 077))
+		return;
+	if (chmod(dir, 0700) == 0)
+		km_warn("serve", "folder_mode_tightened", "path=%s was=%04o now=0700", km_log_quote(q, sizeof q, dir),
+			(unsigned)(st.st_mode & 07777));
+	else
+		km_warn("serve", "folder_not_private", "path=%s mode=%04o hint=chmod_700", km_log_quote(q, sizeof q, dir),
+			(unsigned)(st.st_mode & 07777));
 }
 
 static int prepare_folders(const km_config_t *cfg)
@@ -46,12 +68,14 @@ static int prepare_folders(const km_config_t *cfg)
 		fprintf(stderr, "kamer serve: %s\n", err);
 		return -1;
 	}
+	tighten(cfg->data_dir);
 	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
 		km_fs_join(sub, sizeof sub, cfg->data_dir, subs[i]);
 		if (km_fs_mkdirs(sub, 0700, err, sizeof err)) {
 			fprintf(stderr, "kamer serve: %s\n", err);
 			return -1;
 		}
+		tighten(sub);
 	}
 	return 0;
 }
@@ -160,6 +184,135 @@ static void banner(const km_config_t *cfg, const char *ca)
 	fflush(stdout);
 }
 
+/* The data folder's contents, made or opened as the service user when
+ * started as root (so that they belong to it). On failure prints why and
+ * leaves nothing open. */
+static int open_data(const km_config_t *cfg, km_store_t **store, uint8_t server_key[KM_SECRETBOX_KEY_LEN],
+		     km_audit_t **audit)
+{
+	char err[512], path[KM_PATH_MAX + 32];
+	km_fs_join(path, sizeof path, cfg->data_dir, "kamer.db");
+	if (km_store_open(path, store, err, sizeof err)) {
+		fprintf(stderr, "kamer serve: %s\n", err);
+		return -1;
+	}
+	km_fs_join(path, sizeof path, cfg->data_dir, "keys/server.key");
+	if (km_secretbox_key_load_or_create(path, server_key, err, sizeof err)) {
+		fprintf(stderr, "kamer serve: server key: %s\n", err);
+		km_store_close(*store);
+		return -1;
+	}
+	char host[64] = "kamer";
+	gethostname(host, sizeof host - 1);
+	if (km_audit_open(*store, cfg->data_dir, host, audit, err, sizeof err)) {
+		fprintf(stderr, "kamer serve: audit log: %s\n", err);
+		OPENSSL_cleanse(server_key, KM_SECRETBOX_KEY_LEN);
+		km_store_close(*store);
+		return -1;
+	}
+	return 0;
+}
+
+/* Started as root: finds the service user (exit 2 if there is none) and
+ * checks that the data folder is its own (exit 1 if not). */
+static int plan_privileges(const km_config_t *cfg, km_cli_priv_t *priv)
+{
+	char err[1024];
+	int rc = km_cli_priv_plan(priv, cfg->user, err, sizeof err);
+	if (rc) {
+		fprintf(stderr, "kamer serve: %s\n", err);
+		return KM_EXIT_USAGE;
+	}
+	if (km_cli_priv_check_dir(priv, cfg->data_dir, err, sizeof err)) {
+		fprintf(stderr, "kamer serve: %s\n", err);
+		return KM_EXIT_FAIL;
+	}
+	return KM_EXIT_OK;
+}
+
+/* Everything in the data folder, as the service user when root: folders,
+ * the development certificate, the store, the server key, the audit log.
+ * Returns to root afterwards. On failure prints why (with the chown advice
+ * when root) and returns -1 with nothing open. */
+static int prepare_as_user(const km_cli_priv_t *priv, const km_config_t *cfg, char *cert, char *key, char *ca,
+			   size_t len, km_store_t **store, uint8_t server_key[KM_SECRETBOX_KEY_LEN],
+			   km_audit_t **audit)
+{
+	char err[512], hint[KM_PATH_MAX * 2 + 128];
+	if (km_cli_priv_enter(priv, err, sizeof err)) {
+		fprintf(stderr, "kamer serve: %s\n", err);
+		return -1;
+	}
+	int bad = prepare_folders(cfg) || (!cfg->tls_cert[0] && prepare_tls(cfg, cert, key, ca, len)) ||
+		  open_data(cfg, store, server_key, audit);
+	if (km_cli_priv_leave(priv, err, sizeof err)) {
+		fprintf(stderr, "kamer serve: %s\n", err);
+		if (!bad) {
+			km_audit_free(*audit);
+			km_store_close(*store);
+			OPENSSL_cleanse(server_key, KM_SECRETBOX_KEY_LEN);
+		}
+		return -1;
+	}
+	if (bad) {
+		km_cli_priv_hint(priv, cfg->data_dir, hint, sizeof hint);
+		if (hint[0])
+			fprintf(stderr, "kamer serve: %s\n", hint);
+		return -1;
+	}
+	return 0;
+}
+
+/* Root's part (configured certificate, SMTP password file, the listening
+ * socket), then the final drop to the service user. */
+static int start_server(const km_cli_priv_t *priv, km_config_t *cfg, const char *cert, const char *key,
+			km_store_t *store, km_audit_t *audit, uint8_t server_key[KM_SECRETBOX_KEY_LEN],
+			km_server_t **srv)
+{
+	char err[512];
+	km_smtp_config_t smtp;
+	char smtp_pass[1100];
+	int smtp_on;
+	if (prepare_smtp(cfg, &smtp, smtp_pass, sizeof smtp_pass, &smtp_on))
+		return -1;
+	km_server_opts_t so = { .cfg = cfg, .store = store, .audit = audit, .server_key = server_key,
+				.cert_path = cert, .key_path = key, .smtp = smtp_on ? &smtp : NULL };
+	int rc = km_server_new(&so, srv, err, sizeof err);
+	OPENSSL_cleanse(smtp_pass, sizeof smtp_pass);
+	if (rc) {
+		fprintf(stderr, "kamer serve: %s\n", err);
+		return -1;
+	}
+	if (km_cli_priv_drop(priv, err, sizeof err)) {
+		fprintf(stderr, "kamer serve: cannot drop root privileges: %s\n", err);
+		km_server_free(*srv);
+		*srv = NULL;
+		return -1;
+	}
+	if (priv->active)
+		km_info("serve", "privileges_dropped", "uid=%u gid=%u", (unsigned)priv->uid, (unsigned)priv->gid);
+	return 0;
+}
+
+static void run(km_server_t *srv, const km_config_t *cfg, km_store_t *store, const char *ca)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	running = srv;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	km_info("serve", "listening", "addr=%s port=%d schema=%d test_hooks=%d", cfg->listen_host, cfg->listen_port,
+		km_store_schema_version(store), cfg->test_hooks);
+	banner(cfg, ca);
+	km_server_run(srv);
+	km_info("serve", "stopping", "");
+	running = NULL;
+}
+
 int km_cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -167,10 +320,12 @@ int km_cmd_serve(int argc, char **argv)
 		{ "config", required_argument, 0, OPT_CONFIG },
 		{ "listen", required_argument, 0, OPT_LISTEN },
 		{ "log-level", required_argument, 0, OPT_LOG_LEVEL },
+		{ "user", required_argument, 0, OPT_USER },
 		{ "help", no_argument, 0, OPT_HELP },
 		{ 0, 0, 0, 0 },
 	};
 	km_cli_flags_t fl = { 0 };
+	const char *user = NULL;
 	optind = 1;
 	opterr = 0;
 	int opt;
@@ -178,6 +333,10 @@ int km_cmd_serve(int argc, char **argv)
 		if (opt == OPT_HELP) {
 			fputs(help, stdout);
 			return KM_EXIT_OK;
+		}
+		if (opt == OPT_USER) {
+			user = optarg;
+			continue;
 		}
 		if (!km_cli_common_opt(opt, optarg, &fl)) {
 			char what[160];
@@ -188,76 +347,36 @@ int km_cmd_serve(int argc, char **argv)
 	if (optind < argc)
 		return km_cli_usage_error("serve", "unexpected argument");
 
-	umask(077);
+	umask(077); /* belt and braces: every file and folder kamer makes is its user's alone */
 	km_config_t cfg;
 	int rc = km_cli_load_config(&cfg, &fl, "serve");
 	if (rc)
 		return rc;
-	if (prepare_folders(&cfg))
-		return KM_EXIT_FAIL;
+	char err[512];
+	if (user && km_config_set(&cfg, "user", user, "--user", err, sizeof err)) {
+		fprintf(stderr, "kamer serve: invalid option: %s\n", err);
+		return KM_EXIT_USAGE;
+	}
+	km_cli_priv_t priv;
+	if ((rc = plan_privileges(&cfg, &priv)))
+		return rc;
+
 	char cert[KM_PATH_MAX + 64], key[KM_PATH_MAX + 64], ca[KM_PATH_MAX + 64];
-	if (prepare_tls(&cfg, cert, key, ca, sizeof cert))
-		return KM_EXIT_FAIL;
-
-	char err[512], dbpath[KM_PATH_MAX + 16];
-	km_fs_join(dbpath, sizeof dbpath, cfg.data_dir, "kamer.db");
 	km_store_t *store;
-	if ((rc = km_store_open(dbpath, &store, err, sizeof err))) {
-		fprintf(stderr, "kamer serve: %s\n", err);
-		return KM_EXIT_FAIL;
-	}
-	uint8_t server_key[KM_SECRETBOX_KEY_LEN];
-	char keypath[KM_PATH_MAX + 32];
-	km_fs_join(keypath, sizeof keypath, cfg.data_dir, "keys/server.key");
-	if ((rc = km_secretbox_key_load_or_create(keypath, server_key, err, sizeof err))) {
-		fprintf(stderr, "kamer serve: server key: %s\n", err);
-		km_store_close(store);
-		return KM_EXIT_FAIL;
-	}
 	km_audit_t *audit;
-	char host[64] = "kamer";
-	gethostname(host, sizeof host - 1);
-	if ((rc = km_audit_open(store, cfg.data_dir, host, &audit, err, sizeof err))) {
-		fprintf(stderr, "kamer serve: audit log: %s\n", err);
-		km_store_close(store);
+	uint8_t server_key[KM_SECRETBOX_KEY_LEN];
+	if (prepare_as_user(&priv, &cfg, cert, key, ca, sizeof cert, &store, server_key, &audit))
 		return KM_EXIT_FAIL;
-	}
-	km_smtp_config_t smtp;
-	char smtp_pass[1100];
-	int smtp_on;
-	if (prepare_smtp(&cfg, &smtp, smtp_pass, sizeof smtp_pass, &smtp_on)) {
+	km_server_t *srv = NULL;
+	if ((cfg.tls_cert[0] && prepare_tls(&cfg, cert, key, ca, sizeof cert)) ||
+	    start_server(&priv, &cfg, cert, key, store, audit, server_key, &srv)) {
+		OPENSSL_cleanse(server_key, sizeof server_key);
 		km_audit_free(audit);
 		km_store_close(store);
 		return KM_EXIT_FAIL;
 	}
-	km_server_t *srv;
-	km_server_opts_t so = { .cfg = &cfg, .store = store, .audit = audit, .server_key = server_key,
-				.cert_path = cert, .key_path = key, .smtp = smtp_on ? &smtp : NULL };
-	rc = km_server_new(&so, &srv, err, sizeof err);
 	OPENSSL_cleanse(server_key, sizeof server_key);
-	OPENSSL_cleanse(smtp_pass, sizeof smtp_pass);
-	if (rc) {
-		fprintf(stderr, "kamer serve: %s\n", err);
-		km_audit_free(audit);
-		km_store_close(store);
-		return KM_EXIT_FAIL;
-	}
-
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	running = srv;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	km_info("serve", "listening", "addr=%s port=%d schema=%d test_hooks=%d", cfg.listen_host, cfg.listen_port,
-		km_store_schema_version(store), cfg.test_hooks);
-	banner(&cfg, ca);
-	km_server_run(srv);
-	km_info("serve", "stopping", "");
-	running = NULL;
+	run(srv, &cfg, store, ca);
 	km_server_free(srv);
 	km_audit_free(audit); /* writes a signed checkpoint */
 	km_store_close(store);

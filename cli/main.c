@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage[] =
 	"kamer — secure video consults for healthcare\n"
@@ -23,6 +24,7 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+	umask(077); /* whatever any command creates is readable by its user only */
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return KM_EXIT_USAGE;

@@ -16,7 +16,7 @@
 #define KM_WEB_DIR "web"
 #endif
 
-enum kind { K_PATH, K_LISTEN, K_URL, K_LEVEL, K_LONG, K_BOOL, K_TEXT, K_SMTP };
+enum kind { K_PATH, K_LISTEN, K_URL, K_LEVEL, K_LONG, K_BOOL, K_TEXT, K_SMTP, K_USER };
 
 struct key {
 	const char *name;
@@ -43,6 +43,8 @@ static const struct key keys[] = {
 	{ "tls_key", K_PATH, S(tls_key), 0, 0, "", "private key of tls_cert (PEM)" },
 	{ "web_dir", K_PATH, S(web_dir), 0, 0, KM_WEB_DIR, "folder of the browser client's files" },
 	{ "log_level", K_LEVEL, 0, 0, 0, 0, "info", "debug, info, warn, error or off" },
+	{ "user", K_USER, S(user), 0, 0, "kamer",
+	  "user kamer serve switches to after opening its port when started as root (never stays root)" },
 	{ "http_max_body", K_LONG, N(http_max_body), 1024, 16 << 20, "65536",
 	  "largest request body accepted, in bytes" },
 	{ "http_max_header", K_LONG, N(http_max_header), 1024, 65535, "8192",
@@ -105,6 +107,17 @@ static int parse_long(const char *s, long *out)
 	return 0;
 }
 
+/* A POSIX-portable user name (what useradd accepts, without '$'). */
+static int user_name_ok(const char *s)
+{
+	if (!*s || *s == '-')
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
+			return 0;
+	return 1;
+}
+
 static int set_listen(km_config_t *c, const char *v, const char *origin, const char *key,
 		      char *err, size_t errlen)
 {
@@ -153,6 +166,7 @@ int km_config_set(km_config_t *c, const char *key, const char *value, const char
 	case K_URL:
 	case K_TEXT:
 	case K_SMTP:
+	case K_USER:
 		if (strlen(value) >= k->size)
 			return bad(err, errlen, origin, key, value, "too long");
 		for (const char *p = value; *p; p++)
@@ -164,6 +178,9 @@ int km_config_set(km_config_t *c, const char *key, const char *value, const char
 			return bad(err, errlen, origin, key, value, "must start with https://");
 		if (k->kind == K_URL && value[0] && (strlen(value) < 9 || value[strlen(value) - 1] == '/'))
 			return bad(err, errlen, origin, key, value, "needs a host and no trailing slash");
+		if (k->kind == K_USER && !user_name_ok(value))
+			return bad(err, errlen, origin, key, value,
+				   "must be a user name: letters, digits, '.', '_' or '-', not starting with '-'");
 		if (k->kind == K_PATH && !value[0] && k->off == offsetof(km_config_t, data_dir))
 			return bad(err, errlen, origin, key, value, "must not be empty");
 		snprintf(base + k->off, k->size, "%s", value);
@@ -385,6 +402,7 @@ const char *km_config_key(const km_config_t *c, int i, char *val, size_t vallen,
 	case K_URL:
 	case K_TEXT:
 	case K_SMTP:
+	case K_USER:
 		snprintf(val, vallen, "%s", base + k->off);
 		break;
 	case K_LISTEN:

@@ -13,6 +13,7 @@
 
 typedef struct km_config {
 	char data_dir[KM_PATH_MAX];
+	char user[33];             /* service user `kamer serve` drops to when started as root */
 	char listen_host[64];      /* numeric IPv4 or IPv6 address */
 	int listen_port;
 	char public_url[256];      /* "" = https://localhost:<port> */

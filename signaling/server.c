@@ -301,6 +301,7 @@ int km_server_new(const km_server_opts_t *opts, km_server_t **out, char *err, si
 
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
+	info.uid = info.gid = -1; /* privileges are dropped by kamer serve itself (cli/priv.c) */
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
 		       LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(cfg->listen_host, ':');
 	info.user = srv;

@@ -1,5 +1,8 @@
 // kamer.mjs — starts and stops a kamer server for tests: 127.0.0.1, a free
 // port, a temporary data folder; stopped by its PID. Every wait is bounded.
+// As root (the CI), `kamer serve` drops to an unprivileged user: the helpers
+// then make TEST_USER (once), give it the data folders and pass KAMER_USER.
+// Not root: nothing changes.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -8,6 +11,34 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const BIN = path.resolve(process.env.KAMER_BIN || 'build/release/kamer');
+
+export const TEST_USER = 'kamer-test';
+export const AS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
+
+// Makes the system user name unless it exists (another test process may be
+// making it at the same moment: useradd then fails, and we look again).
+export function ensureUser(name = TEST_USER) {
+  for (let i = 0; i < 20; i++) {
+    if (spawnSync('id', ['-u', name]).status === 0) return;
+    spawnSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name]);
+    if (spawnSync('id', ['-u', name]).status === 0) return;
+    spawnSync('sleep', ['0.2']);
+  }
+  throw new Error(`cannot create the system user ${name} (useradd)`);
+}
+
+// Gives the folder and everything in it to user (chown -R USER: DIR).
+export function chownTree(dir, user = TEST_USER) {
+  const r = spawnSync('chown', ['-R', `${user}:`, dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`chown -R ${user}: ${dir} failed: ${r.stderr}`);
+}
+
+// The environment kamer runs with under the tests: as root, the test user.
+function rootEnv() {
+  if (!AS_ROOT) return {};
+  ensureUser();
+  return { KAMER_USER: TEST_USER };
+}
 
 export async function freePort() {
   return new Promise((resolve, reject) => {
@@ -22,11 +53,16 @@ export async function freePort() {
 }
 
 export function tempDir(prefix = 'kamer-test-') {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (AS_ROOT) {
+    ensureUser();
+    chownTree(dir);
+  }
+  return dir;
 }
 
 export function runCli(args, env = {}) {
-  const r = spawnSync(BIN, args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30000 });
+  const r = spawnSync(BIN, args, { env: { ...process.env, ...rootEnv(), ...env }, encoding: 'utf8', timeout: 30000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -64,14 +100,16 @@ export function request(port, ca, method, urlPath, body, extraHeaders = {}) {
 
 // Starts kamer serve. Options: dataDir (default: new temp folder), port
 // (default: free), env, args. Resolves once /healthz answers over TLS
-// verified against the development CA.
+// verified against the development CA. As root, the data folder is given to
+// the test user first (files a test or an admin command made there as root).
 export async function startKamer(opts = {}) {
   const dataDir = opts.dataDir || tempDir();
+  if (AS_ROOT && !opts.keepOwner && fs.existsSync(dataDir)) chownTree(dataDir);
   const port = opts.port || (await freePort());
   const logPath = path.join(dataDir, '..', `${path.basename(dataDir)}.log`);
   const log = fs.openSync(logPath, 'a');
   const child = spawn(BIN, ['serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, ...(opts.args || [])], {
-    env: { ...process.env, KAMER_TEST_HOOKS: 'true', ...(opts.env || {}) },
+    env: { ...process.env, ...rootEnv(), KAMER_TEST_HOOKS: 'true', ...(opts.env || {}) },
     stdio: ['ignore', log, log],
   });
   fs.closeSync(log);

@@ -191,8 +191,8 @@ static void test_first_call_makes_four_files(void **state)
 	assert_int_equal(mode_of(f->dir), 0700);
 	assert_int_equal(mode_of(f->p.ca_key), 0600);
 	assert_int_equal(mode_of(f->p.server_key), 0600);
-	assert_int_equal(mode_of(f->p.ca_cert), 0644);
-	assert_int_equal(mode_of(f->p.server_cert), 0644);
+	assert_int_equal(mode_of(f->p.ca_cert), 0600);
+	assert_int_equal(mode_of(f->p.server_cert), 0600);
 	assert_non_null(strstr(f->p.ca_cert, "/var/certs/dev-ca.pem"));
 	assert_non_null(strstr(f->p.server_key, "/var/certs/server.key"));
 	assert_p256(f->p.ca_key);
