@@ -105,4 +105,42 @@ describe('media through the SFU', { timeout: 240000 }, () => {
     staff.close();
     staff2.close();
   });
+  test('bad media messages get clear errors; nothing before admission', async () => {
+    const id = await consult(['f@m.example']);
+    const st = await wsConnect(k, { cookie: `${COOKIE}=${doc.cookie}` });
+    assert.equal((await st.request({ type: 'watch', consult: id }, 'room')).type, 'room');
+    const ws = await wsConnect(k);
+    const j = await ws.request({ type: 'join', token: tokenFor('f@m.example') }, 'joined');
+    let m = await ws.request({ type: 'media.publish', sdp: 'v=0' }, 'never');
+    assert.deepEqual([m.type, m.code], ['error', 'out_of_order'], 'no media before consent');
+    await ws.request({ type: 'consent', accept: true, version: j.consent.version }, 'state');
+    await ws.request({ type: 'name', display_name: 'F' }, 'state');
+    m = await ws.request({ type: 'media.subscribe' }, 'never');
+    assert.deepEqual([m.type, m.code], ['error', 'out_of_order'], 'no subscription while waiting');
+    const waiting = (await st.waitFor((x) => x.type === 'participants' && x.participants.some((p) => p.state === 'waiting'))).participants.find((p) => p.state === 'waiting');
+    st.sendJson({ type: 'admit', participant: waiting.id });
+    await ws.waitFor((x) => x.type === 'state' && x.state === 'admitted');
+    const good = fs.readFileSync('tests/fuzz/corpus/negotiate/chrome-offer-vp8', 'utf8');
+    const cases = [
+      ['v=0\r\n', /./],
+      [good.replace(/a=fingerprint:[^\r\n]*\r\n/g, ''), /fingerprint/],
+      [good.replace(/a=rtpmap:96 VP8\/90000/, 'a=rtpmap:96 VP9/90000'), /VP8/],
+      [good.replace(/a=rtcp-mux\r\n/g, ''), /rtcp-mux/],
+      ['x'.repeat(60000), /./],
+    ];
+    for (const [sdp, why] of cases) {
+      m = await ws.request({ type: 'media.publish', sdp }, 'media.answer');
+      assert.deepEqual([m.type, m.code], ['error', 'sdp_invalid'], JSON.stringify(m));
+      assert.match(m.message, why);
+    }
+    m = await ws.request({ type: 'media.answer', conn: 'sub', version: 7, sdp: good }, 'never');
+    assert.deepEqual([m.type, m.code], ['error', 'out_of_order'], 'an answer to no offer');
+    m = await ws.request({ type: 'media.candidate', conn: 'nope', candidate: '' }, 'never');
+    assert.deepEqual([m.type, m.code], ['error', 'invalid_message']);
+    m = await ws.request({ type: 'media.publish', sdp: good }, 'media.answer');
+    assert.equal(m.type, 'media.answer', 'a good offer is still answered');
+    assert.match(m.sdp, /a=setup:passive/);
+    ws.close();
+    st.close();
+  });
 });
