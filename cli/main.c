@@ -1,9 +1,12 @@
 /* main.c — the kamer binary: dispatches to subcommands. */
 #include "cli/cli.h"
 
+#include <grp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char usage[] =
 	"kamer — secure video consults for healthcare\n"
@@ -21,6 +24,36 @@ static const char usage[] =
 	"Every command takes --data DIR (env KAMER_DATA_DIR, default ./var),\n"
 	"--config FILE (env KAMER_CONFIG, default DATA/kamer.conf) and --help.\n"
 	"Documentation: docs/ (configuration.md, operations.md).\n";
+
+/* The data folder a command names (--data DIR, --data=DIR, KAMER_DATA_DIR,
+ * else ./var). */
+static const char *data_dir(int argc, char **argv)
+{
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
+			return argv[i + 1];
+		if (strncmp(argv[i], "--data=", 7) == 0)
+			return argv[i] + 7;
+	}
+	const char *env = getenv("KAMER_DATA_DIR");
+	return env && *env ? env : "./var";
+}
+
+/* Run as root, an operator command (admin, audit, config) works as the
+ * owner of the data folder, so that nothing it writes there (the audit
+ * head, a database journal) becomes root's and locks the server out. */
+static int as_data_owner(int argc, char **argv)
+{
+	struct stat st;
+	if (geteuid() != 0 || stat(data_dir(argc, argv), &st) != 0 || st.st_uid == 0)
+		return 0;
+	if (setgroups(0, NULL) != 0 || setgid(st.st_gid) != 0 || setuid(st.st_uid) != 0 || setuid(0) == 0) {
+		fprintf(stderr, "kamer: cannot switch to the owner (uid %u) of the data folder %s\n", (unsigned)st.st_uid,
+			data_dir(argc, argv));
+		return -1;
+	}
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -46,6 +79,9 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "serve") == 0)
 		return km_cmd_serve(argc - 1, argv + 1);
+	if ((strcmp(cmd, "config") == 0 || strcmp(cmd, "admin") == 0 || strcmp(cmd, "audit") == 0) &&
+	    as_data_owner(argc, argv) != 0)
+		return KM_EXIT_FAIL;
 	if (strcmp(cmd, "config") == 0)
 		return km_cmd_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "admin") == 0)

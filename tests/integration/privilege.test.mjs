@@ -118,6 +118,13 @@ describe('kamer serve started as root', { skip: NEEDS_ROOT }, () => {
     k = null;
     assert.equal(r.code, 0, JSON.stringify(r));
     assertPrivate(dir, user.uid, user.gid);
+    // Operator commands run by root work as the data folder's owner: what
+    // they write (a signed checkpoint, the audit head) stays the user's.
+    const cp = runCli(['audit', 'checkpoint', '--data', dir]);
+    assert.equal(cp.status, 0, cp.stderr);
+    assert.equal(runCli(['audit', 'verify', '--data', dir]).status, 0);
+    assert.equal(runCli(['admin', 'org', 'create', 'Praktijk Q', '--data', dir]).status, 0);
+    assertPrivate(dir, user.uid, user.gid);
   });
 });
 
