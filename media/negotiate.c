@@ -117,7 +117,8 @@ static void add_ext(km_sdp_media_t *a, uint16_t id, km_sdp_ext_kind_t kind, cons
 	copy_str(e->uri, sizeof e->uri, uri);
 }
 
-/* Accepts the offered extensions kamer uses, with the offer's ids. */
+/* Accepts the offered extensions kamer uses, with the offer's ids (the rid
+ * ones only for a track whose simulcast kamer accepted). */
 static void accept_exts(const km_sdp_media_t *o, km_sdp_media_t *a, km_neg_track_t *t)
 {
 	for (size_t i = 0; i < o->nextmaps; i++) {
@@ -130,9 +131,69 @@ static void accept_exts(const km_sdp_media_t *o, km_sdp_media_t *a, km_neg_track
 			t->ext_abs_send_time = (uint8_t)e->id;
 		else if (e->kind == KM_SDP_EXT_AUDIO_LEVEL && o->kind == KM_SDP_AUDIO)
 			t->ext_audio_level = (uint8_t)e->id;
+		else if (e->kind == KM_SDP_EXT_RID && t->nlayers)
+			t->ext_rid = (uint8_t)e->id;
+		else if (e->kind == KM_SDP_EXT_REPAIRED_RID && t->nlayers)
+			t->ext_repaired_rid = (uint8_t)e->id;
 		else
 			continue;
 		add_ext(a, e->id, e->kind, e->uri);
+	}
+}
+
+static uint8_t ext_id(const km_sdp_media_t *m, km_sdp_ext_kind_t kind)
+{
+	for (size_t i = 0; i < m->nextmaps; i++)
+		if (m->extmaps[i].kind == kind && m->extmaps[i].id <= 14)
+			return (uint8_t)m->extmaps[i].id;
+	return 0;
+}
+
+/* The offer's a=rid:<id> send line whose pt= list (if any) allows pt. */
+static const km_sdp_rid_t *send_rid(const km_sdp_media_t *o, const char *id, uint8_t pt)
+{
+	for (size_t i = 0; i < o->nrids; i++) {
+		const km_sdp_rid_t *r = &o->rids[i];
+		if (!r->send || strcmp(r->id, id) != 0)
+			continue;
+		bool allowed = r->npts == 0;
+		for (size_t k = 0; k < r->npts && !allowed; k++)
+			allowed = r->pts[k] == pt;
+		return allowed ? r : NULL;
+	}
+	return NULL;
+}
+
+static bool has_layer(const km_neg_track_t *t, const char *id)
+{
+	for (size_t i = 0; i < t->nlayers; i++)
+		if (strcmp(t->rids[i], id) == 0)
+			return true;
+	return false;
+}
+
+/* Simulcast of a publish offer's video section (its codec chosen in t):
+ * up to KM_NEG_MAX_LAYERS streams of a=simulcast:send in the offer's order,
+ * each by its first alternative unless paused, into t and the answer
+ * (a=rid recv, a=simulcast:recv). Nothing without the rid extension, which
+ * is how their SSRCs are learnt. */
+static void accept_simulcast(const km_sdp_media_t *o, km_sdp_media_t *a, km_neg_track_t *t)
+{
+	if (o->kind != KM_SDP_VIDEO || !o->sim_send.nstreams || !ext_id(o, KM_SDP_EXT_RID))
+		return;
+	for (size_t i = 0; i < o->sim_send.nstreams && t->nlayers < KM_NEG_MAX_LAYERS; i++) {
+		const km_sdp_sim_stream_t *st = &o->sim_send.streams[i];
+		if (st->nalts == 0 || st->alts[0].paused || has_layer(t, st->alts[0].rid) ||
+		    !send_rid(o, st->alts[0].rid, t->pt))
+			continue;
+		copy_str(t->rids[t->nlayers++], sizeof t->rids[0], st->alts[0].rid);
+		km_sdp_rid_t *r = &a->rids[a->nrids++];
+		memset(r, 0, sizeof *r);
+		copy_str(r->id, sizeof r->id, st->alts[0].rid);
+		km_sdp_sim_stream_t *rs = &a->sim_recv.streams[a->sim_recv.nstreams++];
+		memset(rs, 0, sizeof *rs);
+		rs->nalts = 1;
+		copy_str(rs->alts[0].rid, sizeof rs->alts[0].rid, st->alts[0].rid);
 	}
 }
 
@@ -219,6 +280,10 @@ static int answer_section(const km_sdp_t *offer, size_t i, const km_neg_local_t 
 	copy_str(t->mid, sizeof t->mid, o->mid);
 	t->kind = o->kind;
 	t->ssrc = media_ssrc(o);
+	if (!echo)
+		accept_simulcast(o, a, t);
+	if (t->nlayers)
+		t->ssrc = 0; /* one SSRC per layer, learnt from the rid extension */
 	accept_exts(o, a, t);
 	a->port = 9;
 	a->rtcp_mux = true;
@@ -299,14 +364,6 @@ int km_neg_offer_subscribe(const km_neg_out_t *outs, size_t n, const km_neg_loca
 		}
 		copy_str(offer->bundle[offer->nbundle++], sizeof offer->bundle[0], m->mid);
 	}
-	return 0;
-}
-
-static uint8_t ext_id(const km_sdp_media_t *m, km_sdp_ext_kind_t kind)
-{
-	for (size_t i = 0; i < m->nextmaps; i++)
-		if (m->extmaps[i].kind == kind && m->extmaps[i].id <= 14)
-			return (uint8_t)m->extmaps[i].id;
 	return 0;
 }
 

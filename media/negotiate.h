@@ -9,10 +9,12 @@
  * Choices (docs/media.md): Opus 48 kHz and VP8 only are forwarded (VP8 is
  * the one video codec every browser offers, so every subscriber can decode
  * every publisher); one transport for all sections (BUNDLE required when
- * more than one section is used); rtcp-mux; no RTX, no simulcast and no
- * transport-cc in answers (kamer answers NACK itself and drives publishers'
- * bitrate with REMB, which needs abs-send-time); kamer is the DTLS server
- * whenever the peer lets it choose. kamer's subscribe offers use fixed
+ * more than one section is used); rtcp-mux; no RTX and no transport-cc in
+ * answers (kamer answers NACK itself and drives publishers' bitrate with
+ * REMB, which needs abs-send-time); simulcast (RFC 8853, rids RFC 8851)
+ * received from publishers' video, up to KM_NEG_MAX_LAYERS layers, never on
+ * echo connections; kamer is the DTLS server whenever the peer lets it
+ * choose. kamer's subscribe offers use fixed
  * payload types: Opus 111, VP8 96.
  *
  * Pure: no I/O, no allocation, no globals; safe from any thread. The SDP
@@ -28,6 +30,7 @@
 
 #define KM_NEG_MAX_TRACKS 4   /* sections a publish offer may use */
 #define KM_NEG_MAX_OUTS 15    /* sections of a subscribe offer */
+#define KM_NEG_MAX_LAYERS 3   /* simulcast layers kamer receives of one track */
 #define KM_NEG_PT_OPUS 111
 #define KM_NEG_PT_VP8 96
 #define KM_NEG_EXT_AUDIO_LEVEL 1 /* ids in kamer's subscribe offers */
@@ -47,9 +50,16 @@ typedef struct {
 	km_sdp_kind_t kind;
 	uint8_t pt;         /* the payload type kamer takes (Opus or VP8) */
 	uint32_t clock;     /* 48000 or 90000 */
-	uint32_t ssrc;      /* from a=ssrc (0: unknown, learnt from the mid extension) */
+	uint32_t ssrc;      /* from a=ssrc (0: unknown, learnt from the mid extension);
+			       0 with simulcast */
 	uint8_t ext_mid, ext_abs_send_time, ext_audio_level; /* ids, 0 = not negotiated */
 	bool nack;          /* the publisher answers NACK (video) */
+	/* simulcast: the rids kamer accepted, in the offer's a=simulcast order
+	 * (0 layers: one stream as above). Each layer's SSRC is learnt from
+	 * the rid extension (ext_rid, with the mid extension) of its packets. */
+	uint8_t nlayers;
+	char rids[KM_NEG_MAX_LAYERS][KM_SDP_MAX_RID_LEN + 1];
+	uint8_t ext_rid, ext_repaired_rid; /* ids, 0 = not negotiated */
 } km_neg_track_t;
 
 /* The peer's transport values, from its offer or answer. */
@@ -70,8 +80,14 @@ typedef struct {
 
 /* Answers a publish offer (echo = 0: kamer receives only) or an echo offer
  * (echo = 1: sendrecv, kamer sends each track back with SSRC
- * echo_ssrc_base + track index). Fills *answer (written with km_sdp_write)
- * and *out. Sections kamer cannot use are rejected in the answer (port 0)
+ * echo_ssrc_base + track index). A publish offer's video section with
+ * a=simulcast:send, its a=rid send lines and the rid extension is answered
+ * with a=rid:<id> recv for up to KM_NEG_MAX_LAYERS of its streams (the
+ * offer's order, the first alternative of each, paused '~' ones and rids
+ * whose pt= excludes VP8 left out), a=simulcast:recv with the same ids and
+ * the rid and repaired-rid extensions; an echo answer accepts no
+ * simulcast (the browser then sends one stream). Fills *answer (written
+ * with km_sdp_write) and *out. Sections kamer cannot use are rejected in the answer (port 0)
  * rather than failing the whole offer, unless no audio or video section is
  * left. Returns 0 or a KM_SDP_E* code with a reason in err ("m=1 (video):
  * no codec kamer can forward (offered: H264; kamer forwards VP8)"). */

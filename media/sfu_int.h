@@ -18,6 +18,7 @@
 #include "media/rewrite.h"
 #include "media/rtp.h"
 #include "media/sfu.h"
+#include "media/simulcast.h"
 #include "media/worker.h"
 
 #define SFU_MAX_SUBS 16        /* subscribers of one track */
@@ -44,24 +45,35 @@ typedef struct sfu_wconn sfu_wconn_t;
 typedef struct sfu_wroom sfu_wroom_t;
 typedef struct sfu_wstate sfu_wstate_t;
 
-/* A track a connection receives from its browser. */
+/* One stream of a received track: the track itself, or one simulcast
+ * layer of it. */
 typedef struct {
-	km_neg_track_t neg;
+	uint32_t ssrc;   /* 0: not known yet (learnt from the mid/rid extension) */
 	km_ring_t *ring; /* video: plaintext packets for NACKs */
-	struct {
-		sfu_wconn_t *conn;
-		uint8_t out;
-	} subs[SFU_MAX_SUBS];
-	uint8_t nsubs;
 	/* reception, for receiver reports */
 	km_rtp_unwrap_t unwrap;
 	bool started;
 	int64_t base_seq, max_seq;
 	uint64_t received, expected_prior, received_prior;
+	uint64_t octets, octets_prior; /* RTP bytes received; at the last measurement */
 	uint32_t sr_mid;     /* middle 32 bits of the last SR's NTP time */
 	int64_t sr_at_us;    /* when it arrived (0: none) */
 	int64_t last_pli_us; /* last keyframe request sent to the publisher */
 	bool pli_pending;    /* one was asked for within 500 ms of it: sent when allowed */
+} sfu_layer_t;
+
+/* A track a connection receives from its browser. */
+typedef struct {
+	km_neg_track_t neg;
+	uint8_t nlayers; /* 1, or neg.nlayers with simulcast */
+	sfu_layer_t layers[KM_NEG_MAX_LAYERS];
+	km_simulcast_layer_t rates[KM_NEG_MAX_LAYERS]; /* per layer: bitrate, key frame width */
+	int64_t rate_at_us; /* when the bitrates were last measured */
+	struct {
+		sfu_wconn_t *conn;
+		uint8_t out;
+	} subs[SFU_MAX_SUBS];
+	uint8_t nsubs;
 } sfu_track_t;
 
 /* A stream a connection sends to its browser. */
@@ -77,6 +89,9 @@ typedef struct {
 	uint8_t ext_abs, ext_level;       /* the subscriber's ids */
 	uint8_t map[256];                 /* source ext id -> subscriber ext id */
 	km_rewrite_t rw;
+	km_simulcast_sel_t sel;           /* the layer it receives of a simulcast source */
+	km_simulcast_vp8_map_t vp8;       /* and its picture numbering across switches */
+	int8_t shown_cur, shown_want;     /* sel as last logged */
 	uint64_t packets, octets;
 } sfu_out_t;
 
@@ -180,8 +195,14 @@ void sfu_on_rtcp(void *ud, uint8_t *p, size_t len);
 void sfu_link_out(sfu_wconn_t *c, uint8_t i);
 /* Removes every route to and from c. */
 void sfu_unlink_all(sfu_wconn_t *c);
-/* Sends a PLI for track t of publisher c unless one went < 500 ms ago. */
-void sfu_request_keyframe(sfu_wconn_t *c, sfu_track_t *t, int64_t now_us);
+/* Sends a PLI for layer (index) of track t of publisher c unless one went
+ * < 500 ms ago (then it goes when allowed); now_us 0: at once. */
+void sfu_request_keyframe(sfu_wconn_t *c, sfu_track_t *t, uint8_t layer, int64_t now_us);
+/* The layer of its source that out o receives (or is waiting for). */
+uint8_t sfu_out_layer(const sfu_out_t *o);
+/* Once a second, before the decisions: the bitrate of every layer that
+ * publisher c sends. */
+void sfu_measure(sfu_wconn_t *c, int64_t now_us);
 /* Periodic RTCP of one connection (RR + REMB to publishers, SR to subscribers). */
 void sfu_send_reports(sfu_wconn_t *c, int64_t now_us);
 

@@ -2,11 +2,15 @@
  * publisher is parsed, stored for retransmission and copied to each
  * subscriber of its track in the same room (extensions renumbered, SSRC,
  * payload type, sequence and timestamp rewritten), protected and sent.
- * RTCP is terminated here: NACKs are answered from the ring (or passed on
- * to the publisher when the ring misses), PLI/FIR become at most one
- * keyframe request per publisher track per 500 ms, subscribers' REMB
- * estimates are kept, and kamer sends its own RR + REMB to publishers and
- * SR to subscribers once a second.
+ * A simulcast track has up to three layers, each with its own SSRC (learnt
+ * from the rid extension), ring, reception statistics and measured
+ * bitrate; each subscriber receives one layer, chosen once a second from
+ * its REMB estimate and switched on a key frame of the new layer.
+ * RTCP is terminated here: NACKs are answered from the ring of the layer
+ * the subscriber receives (or passed on to the publisher when the ring
+ * misses), PLI/FIR become at most one keyframe request per publisher
+ * stream per 500 ms, subscribers' REMB estimates are kept, and kamer sends
+ * its own RR + REMB to publishers and SR to subscribers once a second.
  * No allocation, no lock, no SQLite, no logging: buffers are the worker's.
  * Threads: the worker's thread only. */
 #include "media/sfu_int.h"
@@ -15,44 +19,78 @@
 
 #include <string.h>
 
-static sfu_track_t *track_for(sfu_wconn_t *c, const km_rtp_t *r)
+/* True if packet r carries extension id with exactly the bytes of text. */
+static bool ext_is(const km_rtp_t *r, uint8_t id, const char *text)
 {
-	for (size_t i = 0; i < c->ntracks; i++)
-		if (c->tracks[i].neg.ssrc == r->ssrc)
-			return &c->tracks[i];
-	/* an SSRC not in the SDP: learn it from the mid extension */
+	const km_rtp_ext_t *e = id ? km_rtp_ext_find(r, id) : NULL;
+	size_t n = strlen(text);
+	return e && e->len == n && memcmp(km_rtp_ext_data(r, e), text, n) == 0;
+}
+
+/* Learns an SSRC not in the SDP: a simulcast layer by its rid extension
+ * (and the mid extension, when negotiated), a plain track by the mid. */
+static sfu_track_t *learn_ssrc(sfu_wconn_t *c, const km_rtp_t *r, uint8_t *layer)
+{
 	for (size_t i = 0; i < c->ntracks; i++) {
 		sfu_track_t *t = &c->tracks[i];
-		const km_rtp_ext_t *e = t->neg.ext_mid ? km_rtp_ext_find(r, t->neg.ext_mid) : NULL;
-		size_t n = e ? e->len : 0;
-		if (e && t->neg.ssrc == 0 && r->pt == t->neg.pt && n == strlen(t->neg.mid) &&
-		    memcmp(km_rtp_ext_data(r, e), t->neg.mid, n) == 0) {
-			t->neg.ssrc = r->ssrc;
-			return t;
+		if (r->pt != t->neg.pt)
+			continue;
+		if (t->neg.nlayers == 0) {
+			if (t->layers[0].ssrc == 0 && ext_is(r, t->neg.ext_mid, t->neg.mid)) {
+				t->layers[0].ssrc = r->ssrc;
+				*layer = 0;
+				return t;
+			}
+			continue;
 		}
+		if (t->neg.ext_mid && !ext_is(r, t->neg.ext_mid, t->neg.mid))
+			continue;
+		for (uint8_t k = 0; k < t->nlayers; k++)
+			if (t->layers[k].ssrc == 0 && ext_is(r, t->neg.ext_rid, t->neg.rids[k])) {
+				t->layers[k].ssrc = r->ssrc;
+				*layer = k;
+				return t;
+			}
 	}
 	return NULL;
 }
 
-static void note_received(sfu_track_t *t, uint16_t seq)
+static sfu_track_t *track_for(sfu_wconn_t *c, const km_rtp_t *r, uint8_t *layer)
 {
-	int64_t v = km_rtp_unwrap(&t->unwrap, seq);
-	if (!t->started) {
-		t->started = true;
-		t->base_seq = t->max_seq = v;
-	} else if (v > t->max_seq) {
-		t->max_seq = v;
-	}
-	t->received++;
+	for (size_t i = 0; i < c->ntracks; i++)
+		for (uint8_t k = 0; k < c->tracks[i].nlayers; k++)
+			if (c->tracks[i].layers[k].ssrc == r->ssrc) {
+				*layer = k;
+				return &c->tracks[i];
+			}
+	return learn_ssrc(c, r, layer);
 }
 
-/* Copies src (parsed as r) for out o of subscriber s, rewrites and sends. */
-static void send_copy(sfu_wconn_t *s, sfu_out_t *o, const km_rtp_t *r, int64_t now)
+static void note_received(sfu_layer_t *l, uint16_t seq, size_t len)
+{
+	int64_t v = km_rtp_unwrap(&l->unwrap, seq);
+	if (!l->started) {
+		l->started = true;
+		l->base_seq = l->max_seq = v;
+	} else if (v > l->max_seq) {
+		l->max_seq = v;
+	}
+	l->received++;
+	l->octets += len;
+}
+
+/* Copies src (parsed as r) for out o of subscriber s, rewrites and sends;
+ * layer: the simulcast layer it is of (-1: not simulcast). */
+static void send_copy(sfu_wconn_t *s, sfu_out_t *o, const km_rtp_t *r, int layer, int64_t now)
 {
 	sfu_wstate_t *ws = s->ws;
 	int n = km_rtp_copy_ext_map(r, o->map, ws->buf, sizeof ws->buf - KM_CONN_SEND_SLACK);
 	if (n <= 0)
 		return;
+	if (layer >= 0) { /* the payload sits at the same distance from the end */
+		size_t at = (size_t)n - r->pad_len - r->payload_len;
+		km_simulcast_vp8_map(&o->vp8, layer, ws->buf + at, r->payload_len);
+	}
 	km_rtp_t view = *r;
 	view.len = (size_t)n;
 	if (km_rewrite_apply(&o->rw, ws->buf, (size_t)n, &view, now) != 0)
@@ -63,48 +101,73 @@ static void send_copy(sfu_wconn_t *s, sfu_out_t *o, const km_rtp_t *r, int64_t n
 	}
 }
 
+/* A simulcast layer's packet: whether it starts a key frame (and its width). */
+static bool layer_keyframe(sfu_track_t *t, uint8_t layer, const km_rtp_t *r)
+{
+	km_simulcast_vp8_t d;
+	if (km_simulcast_vp8_parse(r->data + r->header_len, r->payload_len, &d) != 0 || !d.keyframe)
+		return false;
+	t->rates[layer].width = d.width;
+	return true;
+}
+
 void sfu_on_rtp(void *ud, uint8_t *p, size_t len)
 {
 	sfu_wconn_t *c = ud;
 	km_rtp_t r;
+	uint8_t li = 0;
 	if (km_rtp_parse(p, len, &r) != 0) {
 		c->drop_parse++;
 		return;
 	}
-	sfu_track_t *t = track_for(c, &r);
+	sfu_track_t *t = track_for(c, &r, &li);
 	if (!t || r.pt != t->neg.pt) {
 		c->drop_unknown_ssrc++;
 		return;
 	}
-	note_received(t, r.seq);
-	if (t->ring)
-		km_ring_put(t->ring, r.seq, p, len);
+	sfu_layer_t *l = &t->layers[li];
+	note_received(l, r.seq, len);
+	if (l->ring)
+		km_ring_put(l->ring, r.seq, p, len);
+	bool key = t->neg.nlayers && layer_keyframe(t, li, &r);
 	if (t->nsubs == 0)
 		return;
 	int64_t now = g_get_monotonic_time();
-	if (t->pli_pending && now - t->last_pli_us >= SFU_PLI_INTERVAL_US)
-		sfu_request_keyframe(c, t, now);
+	if (l->pli_pending && now - l->last_pli_us >= SFU_PLI_INTERVAL_US)
+		sfu_request_keyframe(c, t, li, now);
 	for (size_t i = 0; i < t->nsubs; i++) {
 		sfu_wconn_t *s = t->subs[i].conn;
-		if (s->connected)
-			send_copy(s, &s->outs[t->subs[i].out], &r, now);
+		sfu_out_t *o = &s->outs[t->subs[i].out];
+		if (!s->connected || (t->neg.nlayers && !km_simulcast_accept(&o->sel, li, key)))
+			continue; /* not yet, or another layer than this subscriber's */
+		send_copy(s, o, &r, t->neg.nlayers ? li : -1, now);
 	}
 }
 
-void sfu_request_keyframe(sfu_wconn_t *c, sfu_track_t *t, int64_t now_us)
+void sfu_request_keyframe(sfu_wconn_t *c, sfu_track_t *t, uint8_t layer, int64_t now_us)
 {
 	int64_t now = g_get_monotonic_time();
-	if (!c->connected || t->neg.kind != KM_SDP_VIDEO || !t->neg.ssrc)
+	if (layer >= t->nlayers)
 		return;
-	if (now_us != 0 && t->last_pli_us && now - t->last_pli_us < SFU_PLI_INTERVAL_US) {
-		t->pli_pending = true; /* not dropped: sent once the 500 ms are up */
+	sfu_layer_t *l = &t->layers[layer];
+	if (!c->connected || t->neg.kind != KM_SDP_VIDEO || !l->ssrc)
+		return;
+	if (now_us != 0 && l->last_pli_us && now - l->last_pli_us < SFU_PLI_INTERVAL_US) {
+		l->pli_pending = true; /* not dropped: sent once the 500 ms are up */
 		return;
 	}
-	int n = km_rtcp_write_pli(c->ws->rtcp, sizeof c->ws->rtcp - KM_CONN_SEND_SLACK, SFU_KAMER_SSRC, t->neg.ssrc);
+	int n = km_rtcp_write_pli(c->ws->rtcp, sizeof c->ws->rtcp - KM_CONN_SEND_SLACK, SFU_KAMER_SSRC, l->ssrc);
 	if (n > 0 && km_conn_send_rtcp(c->conn, c->ws->rtcp, (size_t)n, sizeof c->ws->rtcp) == 0) {
-		t->last_pli_us = now;
-		t->pli_pending = false;
+		l->last_pli_us = now;
+		l->pli_pending = false;
 	}
+}
+
+uint8_t sfu_out_layer(const sfu_out_t *o)
+{
+	if (!o->src || o->src->tracks[o->src_track].neg.nlayers == 0)
+		return 0;
+	return (uint8_t)(o->sel.cur >= 0 ? o->sel.cur : o->sel.want >= 0 ? o->sel.want : 0);
 }
 
 static sfu_out_t *out_by_ssrc(sfu_wconn_t *s, uint32_t ssrc)
@@ -118,6 +181,7 @@ static sfu_out_t *out_by_ssrc(sfu_wconn_t *s, uint32_t ssrc)
 typedef struct {
 	sfu_wconn_t *s;
 	sfu_out_t *o;
+	int layer; /* the simulcast layer answered from (-1: not simulcast) */
 	uint16_t miss[64];
 	size_t nmiss;
 } nack_ctx_t;
@@ -125,15 +189,15 @@ typedef struct {
 static int answer_nack(uint16_t out_seq, void *ud)
 {
 	nack_ctx_t *x = ud;
-	sfu_track_t *t = &x->o->src->tracks[x->o->src_track];
+	sfu_layer_t *l = &x->o->src->tracks[x->o->src_track].layers[sfu_out_layer(x->o)];
 	uint16_t in_seq;
 	const uint8_t *pkt;
 	size_t len;
 	km_rtp_t r;
 	if (km_rewrite_map_nack(&x->o->rw, out_seq, &in_seq) != 0)
 		return 0;
-	if (t->ring && km_ring_get(t->ring, in_seq, &pkt, &len) == 0 && km_rtp_parse(pkt, len, &r) == 0)
-		send_copy(x->s, x->o, &r, g_get_monotonic_time());
+	if (l->ring && km_ring_get(l->ring, in_seq, &pkt, &len) == 0 && km_rtp_parse(pkt, len, &r) == 0)
+		send_copy(x->s, x->o, &r, x->layer, g_get_monotonic_time());
 	else if (x->nmiss < sizeof x->miss / sizeof x->miss[0])
 		x->miss[x->nmiss++] = in_seq;
 	return 0;
@@ -141,15 +205,18 @@ static int answer_nack(uint16_t out_seq, void *ud)
 
 static void on_nack(sfu_wconn_t *s, const km_rtcp_fb_t *fb)
 {
-	nack_ctx_t x = { .s = s, .o = out_by_ssrc(s, fb->media_ssrc) };
+	nack_ctx_t x = { .s = s, .o = out_by_ssrc(s, fb->media_ssrc), .layer = -1 };
 	if (!x.o || !x.o->src)
 		return;
+	if (x.o->src->tracks[x.o->src_track].neg.nlayers)
+		x.layer = sfu_out_layer(x.o);
 	km_rtcp_nack_foreach(fb, answer_nack, &x);
 	sfu_wconn_t *pub = x.o->src;
 	sfu_track_t *t = &pub->tracks[x.o->src_track];
-	if (x.nmiss && t->neg.nack && pub->connected) { /* the publisher may still have them */
+	uint32_t ssrc = t->layers[sfu_out_layer(x.o)].ssrc;
+	if (x.nmiss && t->neg.nack && ssrc && pub->connected) { /* the publisher may still have them */
 		int n = km_rtcp_write_nack(s->ws->rtcp, sizeof s->ws->rtcp - KM_CONN_SEND_SLACK, SFU_KAMER_SSRC,
-					   t->neg.ssrc, x.miss, x.nmiss);
+					   ssrc, x.miss, x.nmiss);
 		if (n > 0)
 			km_conn_send_rtcp(pub->conn, s->ws->rtcp, (size_t)n, sizeof s->ws->rtcp);
 	}
@@ -179,8 +246,8 @@ static void on_feedback(sfu_wconn_t *s, const km_rtcp_pkt_t *pkt)
 		return;
 	}
 	sfu_out_t *o = out_by_ssrc(s, media);
-	if (o && o->src)
-		sfu_request_keyframe(o->src, &o->src->tracks[o->src_track], g_get_monotonic_time());
+	if (o && o->src) /* the layer this subscriber receives */
+		sfu_request_keyframe(o->src, &o->src->tracks[o->src_track], sfu_out_layer(o), g_get_monotonic_time());
 }
 
 static void on_sender_report(sfu_wconn_t *c, const km_rtcp_pkt_t *pkt)
@@ -189,10 +256,11 @@ static void on_sender_report(sfu_wconn_t *c, const km_rtcp_pkt_t *pkt)
 	if (km_rtcp_parse_sr(pkt, &sr) != 0)
 		return;
 	for (size_t i = 0; i < c->ntracks; i++)
-		if (c->tracks[i].neg.ssrc == sr.info.ssrc) {
-			c->tracks[i].sr_mid = (uint32_t)(sr.info.ntp >> 16);
-			c->tracks[i].sr_at_us = g_get_monotonic_time();
-		}
+		for (size_t k = 0; k < c->tracks[i].nlayers; k++)
+			if (c->tracks[i].layers[k].ssrc == sr.info.ssrc) {
+				c->tracks[i].layers[k].sr_mid = (uint32_t)(sr.info.ntp >> 16);
+				c->tracks[i].layers[k].sr_at_us = g_get_monotonic_time();
+			}
 }
 
 void sfu_on_rtcp(void *ud, uint8_t *p, size_t len)
@@ -237,13 +305,19 @@ void sfu_link_out(sfu_wconn_t *c, uint8_t i)
 		t->subs[t->nsubs].conn = c;
 		t->subs[t->nsubs].out = i;
 		t->nsubs++;
+		if (t->neg.nlayers && o->sel.want < 0) { /* a new viewer: by its estimate, else the lowest */
+			int first = km_simulcast_choose(t->rates, t->nlayers, c->remb_bps);
+			o->sel.want = (int8_t)(first >= 0 ? first : 0);
+		}
 		if (c->connected && o->kind == KM_SDP_VIDEO)
-			sfu_request_keyframe(pub, t, 0);
+			sfu_request_keyframe(pub, t, sfu_out_layer(o), 0);
 		return;
 	}
 }
 
-static void unlink_out(sfu_wconn_t *c, uint8_t i)
+/* Removes out i of c from its source track; gone: the source itself goes
+ * (its layers with it), so the out starts afresh on the next one. */
+static void unlink_out(sfu_wconn_t *c, uint8_t i, bool gone)
 {
 	sfu_out_t *o = &c->outs[i];
 	if (!o->src)
@@ -255,12 +329,16 @@ static void unlink_out(sfu_wconn_t *c, uint8_t i)
 			break;
 		}
 	o->src = NULL;
+	if (gone) {
+		km_simulcast_sel_init(&o->sel);
+		o->vp8.src = -1; /* the next source's pictures follow the last one sent */
+	}
 }
 
 void sfu_unlink_all(sfu_wconn_t *c)
 {
-	for (uint8_t i = 0; i < c->nouts; i++)
-		unlink_out(c, i);
+	for (uint8_t i = 0; i < c->nouts; i++) /* a subscriber's outs are re-linked as they were */
+		unlink_out(c, i, false);
 	for (size_t k = 0; k < c->ntracks; k++) {
 		sfu_track_t *t = &c->tracks[k];
 		while (t->nsubs) {
@@ -270,7 +348,7 @@ void sfu_unlink_all(sfu_wconn_t *c)
 				c->outs[i].src = NULL;
 				t->subs[0] = t->subs[--t->nsubs];
 			} else {
-				unlink_out(s, i);
+				unlink_out(s, i, true);
 			}
 		}
 	}
@@ -286,44 +364,59 @@ static uint64_t ntp_now(void)
 	return secs << 32 | frac;
 }
 
+/* The receiver report block of layer l (and the interval's counters). */
+static void report_block(sfu_layer_t *l, int64_t now, km_rtcp_report_t *b)
+{
+	uint64_t expected = (uint64_t)(l->max_seq - l->base_seq + 1);
+	uint64_t exp_int = expected - l->expected_prior, rec_int = l->received - l->received_prior;
+	l->expected_prior = expected;
+	l->received_prior = l->received;
+	int64_t lost_int = (int64_t)exp_int - (int64_t)rec_int;
+	memset(b, 0, sizeof *b);
+	b->ssrc = l->ssrc;
+	b->fraction_lost = exp_int && lost_int > 0 ? (uint8_t)((lost_int << 8) / (int64_t)exp_int) : 0;
+	b->cumulative_lost = (int32_t)((int64_t)expected - (int64_t)l->received);
+	b->ext_highest_seq = (uint32_t)l->max_seq;
+	if (l->sr_at_us) {
+		b->lsr = l->sr_mid;
+		b->dlsr = (uint32_t)(((now - l->sr_at_us) * 65536) / 1000000);
+	}
+}
+
+/* RR for every stream received, and REMB for the video ones: the slowest
+ * viewer's estimate under the cap, or the cap itself when a track sends
+ * simulcast (each viewer then picks the layer it can carry). */
 static size_t publisher_reports(sfu_wconn_t *c, int64_t now, uint8_t *buf, size_t cap)
 {
-	km_rtcp_report_t blocks[KM_NEG_MAX_TRACKS];
-	uint32_t video[KM_NEG_MAX_TRACKS];
+	km_rtcp_report_t blocks[KM_NEG_MAX_TRACKS * KM_NEG_MAX_LAYERS];
+	uint32_t video[KM_NEG_MAX_TRACKS * KM_NEG_MAX_LAYERS];
 	size_t n = 0, nv = 0;
 	uint64_t est = c->kind == KM_SFU_ECHO ? c->ws->echo_bitrate_bps : c->ws->max_bitrate_bps;
+	uint64_t slowest = est;
+	bool simulcast = false;
 	for (size_t i = 0; i < c->ntracks; i++) {
 		sfu_track_t *t = &c->tracks[i];
-		if (!t->started)
+		for (size_t k = 0; k < t->nlayers; k++) {
+			sfu_layer_t *l = &t->layers[k];
+			if (!l->started)
+				continue;
+			report_block(l, now, &blocks[n++]);
+			if (t->neg.kind == KM_SDP_VIDEO)
+				video[nv++] = l->ssrc;
+		}
+		if (t->neg.kind != KM_SDP_VIDEO)
 			continue;
-		uint64_t expected = (uint64_t)(t->max_seq - t->base_seq + 1);
-		uint64_t exp_int = expected - t->expected_prior, rec_int = t->received - t->received_prior;
-		t->expected_prior = expected;
-		t->received_prior = t->received;
-		int64_t lost_int = (int64_t)exp_int - (int64_t)rec_int;
-		km_rtcp_report_t *b = &blocks[n++];
-		memset(b, 0, sizeof *b);
-		b->ssrc = t->neg.ssrc;
-		b->fraction_lost = exp_int && lost_int > 0 ? (uint8_t)((lost_int << 8) / (int64_t)exp_int) : 0;
-		b->cumulative_lost = (int32_t)((int64_t)expected - (int64_t)t->received);
-		b->ext_highest_seq = (uint32_t)t->max_seq;
-		if (t->sr_at_us) {
-			b->lsr = t->sr_mid;
-			b->dlsr = (uint32_t)(((now - t->sr_at_us) * 65536) / 1000000);
-		}
-		if (t->neg.kind == KM_SDP_VIDEO) {
-			video[nv++] = t->neg.ssrc;
-			for (size_t k = 0; k < t->nsubs; k++) /* the slowest viewer sets the pace */
-				if (t->subs[k].conn->remb_bps && t->subs[k].conn->remb_bps < est)
-					est = t->subs[k].conn->remb_bps;
-		}
+		simulcast = simulcast || t->neg.nlayers;
+		for (size_t k = 0; k < t->nsubs; k++) /* the slowest viewer sets the pace */
+			if (t->subs[k].conn->remb_bps && t->subs[k].conn->remb_bps < slowest)
+				slowest = t->subs[k].conn->remb_bps;
 	}
 	if (n == 0)
 		return 0;
 	int a = km_rtcp_write_rr(buf, cap, SFU_KAMER_SSRC, blocks, n);
 	if (a <= 0)
 		return 0;
-	int b = nv ? km_rtcp_write_remb(buf + a, cap - (size_t)a, SFU_KAMER_SSRC, est, video, nv) : 0;
+	int b = nv ? km_rtcp_write_remb(buf + a, cap - (size_t)a, SFU_KAMER_SSRC, simulcast ? est : slowest, video, nv) : 0;
 	return (size_t)a + (size_t)(b > 0 ? b : 0);
 }
 
@@ -358,4 +451,22 @@ void sfu_send_reports(sfu_wconn_t *c, int64_t now_us)
 		n += subscriber_reports(c, now_us, buf + n, cap - n);
 	if (n > 0)
 		km_conn_send_rtcp(c->conn, buf, n, sizeof c->ws->rtcp);
+}
+
+/* ---- simulcast layers ---- */
+
+void sfu_measure(sfu_wconn_t *c, int64_t now_us)
+{
+	for (size_t i = 0; i < c->ntracks; i++) {
+		sfu_track_t *t = &c->tracks[i];
+		int64_t dt = now_us - t->rate_at_us;
+		if (dt <= 0)
+			continue;
+		for (size_t k = 0; k < t->nlayers; k++) {
+			sfu_layer_t *l = &t->layers[k];
+			t->rates[k].bps = (l->octets - l->octets_prior) * 8 * 1000000 / (uint64_t)dt;
+			l->octets_prior = l->octets;
+		}
+		t->rate_at_us = now_us;
+	}
 }

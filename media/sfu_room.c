@@ -6,6 +6,7 @@
 #include "media/sfu_int.h"
 
 #include "core/err.h"
+#include "core/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,13 @@ static void push(sfu_wstate_t *ws, int type, uint64_t conn, int code, const char
 	km_worker_push_event(ws->worker, type, conn, code, text);
 }
 
+static void free_rings(sfu_wconn_t *c)
+{
+	for (size_t i = 0; i < c->ntracks; i++)
+		for (size_t k = 0; k < KM_NEG_MAX_LAYERS; k++)
+			km_ring_free(c->tracks[i].layers[k].ring);
+}
+
 /* Frees c: routes, transport, rings. Safe inside c's own callbacks. */
 static void conn_destroy(sfu_wconn_t *c)
 {
@@ -65,8 +73,7 @@ static void conn_destroy(sfu_wconn_t *c)
 			break;
 		}
 	km_conn_free(c->conn);
-	for (size_t i = 0; i < c->ntracks; i++)
-		km_ring_free(c->tracks[i].ring);
+	free_rings(c);
 	__atomic_sub_fetch(&c->ws->live_conns, 1, __ATOMIC_RELAXED);
 	free(c);
 }
@@ -86,9 +93,11 @@ static void on_state(void *ud, km_conn_state_t st, const char *reason)
 	if (st == KM_CONN_CONNECTED) {
 		c->connected = true;
 		push(c->ws, SFU_EV_STATE, c->id, st, km_conn_srtp_profile(c->conn));
-		for (size_t i = 0; i < c->nouts; i++) /* a keyframe for the new viewer */
-			if (c->outs[i].src && c->outs[i].kind == KM_SDP_VIDEO)
-				sfu_request_keyframe(c->outs[i].src, &c->outs[i].src->tracks[c->outs[i].src_track], 0);
+		for (size_t i = 0; i < c->nouts; i++) { /* a keyframe for the new viewer */
+			sfu_out_t *o = &c->outs[i];
+			if (o->src && o->kind == KM_SDP_VIDEO)
+				sfu_request_keyframe(o->src, &o->src->tracks[o->src_track], sfu_out_layer(o), 0);
+		}
 	} else if (st == KM_CONN_FAILED || st == KM_CONN_CLOSED) {
 		sfu_wstate_t *ws = c->ws;
 		sfu_wroom_t *r = c->room;
@@ -113,6 +122,22 @@ static int set_remote(sfu_wconn_t *c, const km_neg_transport_t *t, char *err, si
 	return rc;
 }
 
+/* A received track: one stream, or one per simulcast layer (each with
+ * its ring when video). Returns 0 or KM_ENOMEM (rings made are left in t). */
+static int init_track(sfu_track_t *t, const km_neg_track_t *neg, int64_t now_us)
+{
+	t->neg = *neg;
+	t->nlayers = neg->nlayers ? neg->nlayers : 1;
+	t->layers[0].ssrc = neg->nlayers ? 0 : neg->ssrc;
+	t->rate_at_us = now_us;
+	for (size_t k = 0; k < t->nlayers; k++) {
+		km_rtp_unwrap_init(&t->layers[k].unwrap);
+		if (neg->kind == KM_SDP_VIDEO && !(t->layers[k].ring = km_ring_new(SFU_RING_SLOTS, KM_CONN_MAX_PACKET)))
+			return KM_ENOMEM;
+	}
+	return 0;
+}
+
 static int make_conn(sfu_wstate_t *ws, sfu_wroom_t *r, const sfu_cmd_open_t *cmd, sfu_wconn_t **out, char *err,
 		     size_t errlen)
 {
@@ -125,17 +150,12 @@ static int make_conn(sfu_wstate_t *ws, sfu_wroom_t *r, const sfu_cmd_open_t *cmd
 	c->ws = ws;
 	c->opened_us = g_get_monotonic_time();
 	c->ntracks = cmd->ntracks;
-	for (size_t i = 0; i < cmd->ntracks; i++) {
-		c->tracks[i].neg = cmd->tracks[i];
-		if (cmd->tracks[i].kind == KM_SDP_VIDEO &&
-		    !(c->tracks[i].ring = km_ring_new(SFU_RING_SLOTS, KM_CONN_MAX_PACKET))) {
-			for (size_t j = 0; j < i; j++)
-				km_ring_free(c->tracks[j].ring);
+	for (size_t i = 0; i < cmd->ntracks; i++)
+		if (init_track(&c->tracks[i], &cmd->tracks[i], c->opened_us) != 0) {
+			free_rings(c);
 			free(c);
 			return km_errf(KM_ENOMEM, err, errlen, "out of memory");
 		}
-		km_rtp_unwrap_init(&c->tracks[i].unwrap);
-	}
 	km_conn_config_t cfg = {
 		.addresses = ws->addresses, .n_addresses = ws->n_addresses, .port_min = ws->port_min,
 		.port_max = ws->port_max, .ice_controlling = cmd->kind == KM_SFU_SUB, .cert = ws->cert,
@@ -144,8 +164,7 @@ static int make_conn(sfu_wstate_t *ws, sfu_wroom_t *r, const sfu_cmd_open_t *cmd
 	};
 	int rc = km_conn_new(km_worker_context(ws->worker), &cfg, cmd->ufrag, cmd->pwd, &c->conn, err, errlen);
 	if (rc) {
-		for (size_t i = 0; i < c->ntracks; i++)
-			km_ring_free(c->tracks[i].ring);
+		free_rings(c);
 		free(c);
 		return rc;
 	}
@@ -171,6 +190,7 @@ static void echo_outs(sfu_wconn_t *c, uint32_t ssrc_base)
 		o->ext_abs = t->ext_abs_send_time;
 		o->ext_level = t->ext_audio_level;
 		km_rewrite_init(&o->rw, o->ssrc, o->pt, t->clock ? t->clock : 90000);
+		km_simulcast_sel_init(&o->sel);
 	}
 	c->nouts = c->ntracks;
 	for (uint8_t i = 0; i < c->nouts; i++)
@@ -234,6 +254,9 @@ void sfu_w_outs(void *arg)
 		if (!same) {
 			memset(o, 0, sizeof *o);
 			km_rewrite_init(&o->rw, s->ssrc ? s->ssrc : 1, s->pt, s->kind == KM_SDP_AUDIO ? 48000 : 90000);
+			km_simulcast_sel_init(&o->sel);
+			km_simulcast_vp8_map_init(&o->vp8);
+			o->shown_cur = o->shown_want = -1;
 		}
 		o->accepted = s->accepted;
 		o->kind = s->kind;
@@ -278,6 +301,55 @@ void sfu_w_close(void *arg)
 	free(cmd);
 }
 
+static const char *rid_name(const sfu_track_t *t, int layer)
+{
+	return layer >= 0 && layer < t->neg.nlayers ? t->neg.rids[layer] : "-";
+}
+
+/* The video bitrate subscriber c receives now (as measured at its sources). */
+static uint64_t video_sent(const sfu_wconn_t *c)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < c->nouts; i++) {
+		const sfu_out_t *o = &c->outs[i];
+		const sfu_track_t *t = o->src ? &o->src->tracks[o->src_track] : NULL;
+		if (t && o->kind == KM_SDP_VIDEO && (!t->neg.nlayers || o->sel.cur >= 0))
+			sum += t->rates[sfu_out_layer(o)].bps;
+	}
+	return sum;
+}
+
+/* Once a second: the simulcast layer each out of subscriber c should
+ * receive (from its REMB estimate), and a key frame of a layer to switch
+ * to. Changes are logged at debug level. */
+static void choose_layers(sfu_wconn_t *c, int64_t now)
+{
+	uint64_t sent = video_sent(c);
+	for (size_t i = 0; i < c->nouts; i++) {
+		sfu_out_t *o = &c->outs[i];
+		sfu_track_t *t = o->src ? &o->src->tracks[o->src_track] : NULL;
+		if (!t || !t->neg.nlayers)
+			continue;
+		if (km_simulcast_decide(&o->sel, t->rates, t->nlayers, c->remb_bps, sent) && o->sel.want >= 0)
+			sfu_request_keyframe(o->src, t, (uint8_t)o->sel.want, now);
+		if (o->sel.cur == o->shown_cur && o->sel.want == o->shown_want)
+			continue;
+		o->shown_cur = o->sel.cur;
+		o->shown_want = o->sel.want;
+		const km_simulcast_layer_t *r = t->rates;
+		km_debug("sfu", "simulcast_layer",
+			 "member=%llu out=%zu cur=%s want=%s probing=%d est_bps=%llu sent_bps=%llu "
+			 "layers=%s:%llu/%u,%s:%llu/%u,%s:%llu/%u",
+			 (unsigned long long)sfu_conn_member(c->id), i, rid_name(t, o->sel.cur),
+			 rid_name(t, o->sel.want), o->sel.probing, (unsigned long long)c->remb_bps,
+			 (unsigned long long)sent, rid_name(t, 0), (unsigned long long)r[0].bps, r[0].width,
+			 rid_name(t, 1), (unsigned long long)r[1].bps, r[1].width, rid_name(t, 2),
+			 (unsigned long long)r[2].bps, r[2].width);
+	}
+}
+
+/* Once a second: the echo time limit; the publishers' bitrates, then the
+ * layer each subscriber receives; RTCP reports. */
 static gboolean on_timer(gpointer ud)
 {
 	sfu_wstate_t *ws = ud;
@@ -291,8 +363,14 @@ static gboolean on_timer(gpointer ud)
 				conn_destroy(c);
 				continue;
 			}
-			if (c->connected)
-				sfu_send_reports(c, now);
+			sfu_measure(c, now);
+		}
+		for (sfu_wconn_t *c = r->conns, *cn; c; c = cn) {
+			cn = c->next;
+			if (!c->connected)
+				continue;
+			choose_layers(c, now);
+			sfu_send_reports(c, now);
 		}
 		room_drop_if_empty(ws, r);
 	}

@@ -21,6 +21,19 @@
 export const CONNS = Object.freeze(['pub', 'sub', 'echo']);
 const RETRY_MS = 2000;
 
+// The camera goes to kamer in simulcast layers, lowest first, so that kamer
+// can give each viewer the one its bandwidth carries (docs/media.md): half
+// and full size from a camera at least 640 wide, and a quarter size too
+// from one at least 960 wide (below that Chrome sends only two layers and
+// leaves out the last one it was given). null: one stream.
+function simulcastLayers(t) {
+  if (t.kind !== 'video' || typeof t.getSettings !== 'function') return null;
+  const w = t.getSettings().width;
+  if (typeof w !== 'number' || w < 640) return null;
+  const layers = [{ rid: 'h', scaleResolutionDownBy: 2 }, { rid: 'f', scaleResolutionDownBy: 1 }];
+  return w >= 960 ? [{ rid: 'q', scaleResolutionDownBy: 4 }, ...layers] : layers;
+}
+
 // What this browser can do: RTCPeerConnection and getUserMedia.
 export function mediaSupport() {
   const md = globalThis.navigator && navigator.mediaDevices;
@@ -265,7 +278,12 @@ export class CallMedia {
   async offerTo(kind, rec, direction) {
     const tracks = this.local ? this.local.getTracks() : [];
     if (tracks.length === 0) throw Object.assign(new Error('no camera or microphone'), { name: 'NoTracks' });
-    for (const t of tracks) rec.pc.addTransceiver(t, { direction, streams: [this.local] });
+    for (const t of tracks) {
+      const init = { direction, streams: [this.local] };
+      const layers = kind === 'pub' ? simulcastLayers(t) : null;
+      if (layers) init.sendEncodings = layers;
+      rec.pc.addTransceiver(t, init);
+    }
     const offer = await rec.pc.createOffer();
     await rec.pc.setLocalDescription(offer);
     if (rec.closed) return;

@@ -59,6 +59,7 @@ async function assertReceiving(page, who) {
   const [a1, a2] = [inbound(s1, 'audio')[0], inbound(s2, 'audio')[0]];
   assert.ok(v2.framesDecoded > v1.framesDecoded, `${who}: video frames keep decoding (${v1.framesDecoded} -> ${v2.framesDecoded})`);
   assert.ok(v2.frameWidth > 0 && v2.frameHeight > 0, `${who}: frame size ${v2.frameWidth}x${v2.frameHeight}`);
+  console.log(`${who}: receives ${v2.frameWidth}x${v2.frameHeight} video (simulcast layer kamer chose)`);
   assert.equal(v2.codec, 'video/VP8', `${who}: the video codec`);
   assert.ok(a2.totalSamplesReceived > a1.totalSamplesReceived, `${who}: audio samples keep coming`);
   assert.equal(a2.codec, 'audio/opus', `${who}: the audio codec`);

@@ -1,7 +1,8 @@
 /* negotiate_test.c — the SFU's SDP negotiation: answers to browser-style
  * publish and echo offers, refusals with reasons, subscribe offers and the
- * reading of their answers. The offers are written here in the shape
- * Chrome sends (unified plan, BUNDLE, rtcp-mux, trickle). */
+ * reading of their answers; simulcast publish offers (rids, paused streams,
+ * rid pt= limits, echo refusing simulcast). The offers are written here in
+ * the shape Chrome sends (unified plan, BUNDLE, rtcp-mux, trickle). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -165,6 +166,146 @@ static void test_not_bundled_refused(void **state)
 	assert_non_null(strstr(f->err, "BUNDLE"));
 }
 
+static const km_sdp_extmap_t *find_ext(const km_sdp_media_t *m, km_sdp_ext_kind_t kind)
+{
+	for (int i = 0; i < m->nextmaps; i++)
+		if (m->extmaps[i].kind == kind)
+			return &m->extmaps[i];
+	return NULL;
+}
+
+static void test_simulcast_answer(void **state)
+{
+	fx_t *f = *state;
+	parse_offer(f, sim_offer_text(sim_qhf));
+	assert_int_equal(f->offer.media[1].nssrcs, 0); /* Chrome gives no a=ssrc for simulcast */
+	assert_int_equal(km_neg_answer_publish(&f->offer, &f->local, 0, 0, &f->answer, &f->pub, f->err, sizeof f->err), 0);
+	assert_int_equal(f->pub.ntracks, 2);
+	km_neg_track_t *a = &f->pub.tracks[0], *v = &f->pub.tracks[1];
+	assert_int_equal(a->nlayers, 0);
+	assert_int_equal(a->ext_rid, 0);
+	assert_int_equal(v->nlayers, 3);
+	assert_string_equal(v->rids[0], "q");
+	assert_string_equal(v->rids[1], "h");
+	assert_string_equal(v->rids[2], "f");
+	assert_int_equal(v->ext_rid, 10);
+	assert_int_equal(v->ext_repaired_rid, 11);
+	assert_int_equal(v->ext_mid, 4);
+	assert_int_equal(v->ssrc, 0); /* learnt per layer from the rid extension */
+	assert_int_equal(v->pt, 96);
+
+	write_and_reparse(f, &f->answer);
+	assert_non_null(strstr(f->text, "a=rid:q recv\r\na=rid:h recv\r\na=rid:f recv\r\na=simulcast:recv q;h;f\r\n"));
+	assert_non_null(strstr(f->text, "a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n"));
+	assert_non_null(strstr(f->text, "a=extmap:11 urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id\r\n"));
+	km_sdp_media_t *m = &f->reparsed.media[1];
+	assert_int_equal(m->dir, KM_SDP_RECVONLY);
+	assert_int_equal(m->nrids, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_false(m->rids[i].send);
+		assert_int_equal(m->rids[i].npts, 0);
+	}
+	assert_int_equal(m->sim_send.nstreams, 0);
+	assert_int_equal(m->sim_recv.nstreams, 3);
+	assert_string_equal(m->sim_recv.streams[2].alts[0].rid, "f");
+	assert_false(m->sim_recv.streams[0].alts[0].paused);
+	assert_int_equal(find_ext(m, KM_SDP_EXT_RID)->id, 10);
+	assert_int_equal(find_ext(m, KM_SDP_EXT_REPAIRED_RID)->id, 11);
+	assert_null(find_ext(m, KM_SDP_EXT_TWCC));
+	assert_null(find_ext(m, KM_SDP_EXT_OTHER)); /* toffset */
+	assert_int_equal(f->reparsed.media[0].nrids, 0);
+	assert_int_equal(f->reparsed.media[0].sim_recv.nstreams, 0);
+	assert_null(find_ext(&f->reparsed.media[0], KM_SDP_EXT_RID));
+	/* and the answer's own round trip: what was written is what is read */
+	char *text2 = malloc(sizeof f->text);
+	size_t len;
+	assert_int_equal(km_sdp_write(&f->reparsed, text2, sizeof f->text, &len, f->err, sizeof f->err), 0);
+	assert_string_equal(text2, f->text);
+	free(text2);
+}
+
+static void test_simulcast_choice_of_rids(void **state)
+{
+	fx_t *f = *state;
+	/* ~p paused; a allows only pt 97 (not VP8); "b,x": first alternative;
+	 * c and d; e is beyond three layers */
+	parse_offer(f, sim_offer_text("a=rid:p send\r\na=rid:a send pt=97\r\na=rid:b send\r\na=rid:x send\r\n"
+				      "a=rid:c send pt=96,97\r\na=rid:d send\r\na=rid:e send\r\n"
+				      "a=simulcast:send ~p;a;b,x;c;d;e\r\n"));
+	assert_int_equal(km_neg_answer_publish(&f->offer, &f->local, 0, 0, &f->answer, &f->pub, f->err, sizeof f->err), 0);
+	km_neg_track_t *v = &f->pub.tracks[1];
+	assert_int_equal(v->nlayers, 3);
+	assert_string_equal(v->rids[0], "b");
+	assert_string_equal(v->rids[1], "c");
+	assert_string_equal(v->rids[2], "d");
+	write_and_reparse(f, &f->answer);
+	assert_non_null(strstr(f->text, "a=simulcast:recv b;c;d\r\n"));
+	assert_null(strstr(f->text, "a=rid:p"));
+	assert_null(strstr(f->text, "a=rid:x"));
+
+	/* every stream paused: no simulcast, and no rid extensions either */
+	parse_offer(f, sim_offer_text("a=rid:q send\r\na=rid:h send\r\na=simulcast:send ~q;~h\r\n"));
+	assert_int_equal(km_neg_answer_publish(&f->offer, &f->local, 0, 0, &f->answer, &f->pub, f->err, sizeof f->err), 0);
+	assert_int_equal(f->pub.tracks[1].nlayers, 0);
+	assert_int_equal(f->pub.tracks[1].ext_rid, 0);
+	write_and_reparse(f, &f->answer);
+	assert_null(strstr(f->text, "rid"));
+	assert_null(strstr(f->text, "simulcast"));
+}
+
+static void test_simulcast_needs_rid_extension(void **state)
+{
+	fx_t *f = *state;
+	char *t = sim_offer_text(sim_qhf);
+	char *e = strstr(t, "a=extmap:10 ");
+	memcpy(e, "a=extmap:15", 11); /* two-byte id: kamer keeps to the one-byte form */
+	parse_offer(f, t);
+	assert_int_equal(km_neg_answer_publish(&f->offer, &f->local, 0, 0, &f->answer, &f->pub, f->err, sizeof f->err), 0);
+	assert_int_equal(f->pub.tracks[1].nlayers, 0);
+	write_and_reparse(f, &f->answer);
+	assert_null(strstr(f->text, "simulcast"));
+	assert_null(strstr(f->text, "rtp-stream-id"));
+}
+
+static void test_echo_refuses_simulcast(void **state)
+{
+	fx_t *f = *state;
+	parse_offer(f, sim_offer_text(sim_qhf));
+	assert_int_equal(km_neg_answer_publish(&f->offer, &f->local, 1, 5000, &f->answer, &f->pub, f->err, sizeof f->err), 0);
+	km_neg_track_t *v = &f->pub.tracks[1];
+	assert_int_equal(v->nlayers, 0);
+	assert_int_equal(v->ext_rid, 0);
+	assert_int_equal(v->ext_repaired_rid, 0);
+	assert_int_equal(v->ext_mid, 4);
+	write_and_reparse(f, &f->answer);
+	assert_null(strstr(f->text, "rid"));
+	assert_null(strstr(f->text, "simulcast"));
+	assert_int_equal(f->reparsed.media[1].dir, KM_SDP_SENDRECV);
+	assert_int_equal(f->reparsed.media[1].ssrcs[0].ssrc, 5001);
+}
+
+/* Chrome offers the rid extensions in every video section: without
+ * simulcast kamer keeps answering as it always did, without them. */
+static void test_rid_extensions_alone_are_not_taken(void **state)
+{
+	fx_t *f = *state;
+	parse_offer(f, sim_offer_text(""));
+	assert_int_equal(km_neg_answer_publish(&f->offer, &f->local, 0, 0, &f->answer, &f->pub, f->err, sizeof f->err), 0);
+	assert_int_equal(f->pub.tracks[1].nlayers, 0);
+	assert_int_equal(f->pub.tracks[1].ext_rid, 0);
+	write_and_reparse(f, &f->answer);
+	assert_null(strstr(f->text, "rid"));
+	assert_null(strstr(f->text, "simulcast"));
+	/* the plain offer: nothing of simulcast in the answer or the tracks */
+	parse_offer(f, offer_text(vp8_codecs, "96 97 102"));
+	assert_int_equal(km_neg_answer_publish(&f->offer, &f->local, 0, 0, &f->answer, &f->pub, f->err, sizeof f->err), 0);
+	assert_int_equal(f->pub.tracks[1].nlayers, 0);
+	assert_int_equal(f->pub.tracks[1].ssrc, 2222);
+	write_and_reparse(f, &f->answer);
+	assert_null(strstr(f->text, "rid"));
+	assert_null(strstr(f->text, "simulcast"));
+}
+
 static void make_outs(km_neg_out_t *outs)
 {
 	memset(outs, 0, 3 * sizeof *outs);
@@ -266,6 +407,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_bundled_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscribe_offer_and_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_simulcast_answer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_simulcast_choice_of_rids, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_simulcast_needs_rid_extension, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_echo_refuses_simulcast, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rid_extensions_alone_are_not_taken, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

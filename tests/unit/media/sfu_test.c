@@ -1,7 +1,8 @@
 /* sfu_test.c — the SFU as the signaling thread drives it, with real
  * workers: publish answers, subscribe offers and their versions as members
  * come and go, answers to the wrong version, candidates from the workers,
- * refusals with reasons, room isolation of members, teardown. (Media
+ * refusals with reasons, room isolation of members, a simulcast publisher,
+ * teardown. (Media
  * forwarding itself is tested end to end with the test peer and Chromium.) */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -261,12 +262,37 @@ static void test_echo_is_not_published(void **state)
 	drain();
 }
 
+/* A simulcast publisher: kamer answers its layers, and a subscriber still
+ * gets one video section of it (kamer picks the layer per subscriber). */
+static void test_simulcast_publisher(void **state)
+{
+	km_sfu_event_t ev;
+	char *answer = NULL, err[256];
+	const char *offer = sim_offer_text(sim_qhf);
+	assert_int_equal(km_sfu_offer(sfu, 40, 11, 0, offer, strlen(offer), &answer, err, sizeof err), 0);
+	assert_non_null(strstr(answer, "a=simulcast:recv q;h;f\r\n"));
+	assert_non_null(strstr(answer, "a=rid:h recv\r\n"));
+	free(answer);
+	assert_int_equal(km_sfu_subscribe(sfu, 40, 12), 0);
+	expect_offer(12, 1, 2, "k11", 2);
+	assert_int_equal(worker_conns(2), 2);
+	/* the echo of the same offer: one stream, no simulcast */
+	assert_int_equal(km_sfu_offer(sfu, 40, 13, 1, offer, strlen(offer), &answer, err, sizeof err), 0);
+	assert_null(strstr(answer, "simulcast"));
+	free(answer);
+	assert_int_equal(wait_event_ms(KM_SFU_EV_OFFER, 12, &ev, 50), -1);
+	km_sfu_close_room(sfu, 40);
+	assert_int_equal(worker_conns(0), 0);
+	drain();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_offers_follow_publishers),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_echo_is_not_published),
+		cmocka_unit_test(test_simulcast_publisher),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
