@@ -334,7 +334,9 @@ static int write_headers(km_server_t *srv, struct lws *wsi, km_http_resp_t *r)
 							     (const uint8_t *)r->disposition,
 							     (int)strlen(r->disposition), &p, end))
 		return -1;
-	if (r->close_after && lws_add_http_header_by_name(wsi, (const uint8_t *)"connection:",
+	/* HTTP/1.1 only: HTTP/2 forbids the header (a stream ends, not the connection). */
+	if (r->close_after && lws_get_network_wsi(wsi) == wsi &&
+	    lws_add_http_header_by_name(wsi, (const uint8_t *)"connection:",
 							  (const uint8_t *)"close", 5, &p, end))
 		return -1;
 	if (lws_finalize_write_http_header(wsi, start, &p, end))
@@ -376,7 +378,9 @@ int km_http_on_writeable(km_server_t *srv, struct lws *wsi, km_http_req_t *req)
 	free(req->body);
 	req->body = NULL;
 	req->active = 0;
-	if (close_after)
+	/* Closing an h2 stream whose body still arrives aborts lws 4.1.6: only
+	 * an HTTP/1.1 connection is closed; an h2 stream just completes. */
+	if (close_after && lws_get_network_wsi(wsi) == wsi)
 		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }

@@ -118,7 +118,7 @@ int km_ratelimit_conn_open(km_ratelimit_t *rl, const char *ip, uint64_t now_ms)
 	if (!s || s->conns >= rl->max_conns)
 		return -1;
 	s->conns++;
-	s->last_ms = now_ms;
+	refill(rl, s, now_ms); /* credit what was earned so far (was: reset the clock and lose it) */
 	return 0;
 }
 
