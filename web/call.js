@@ -100,6 +100,8 @@ export function callView({ conn, devices = () => ({}), onEcho = () => {} }) {
     video.autoplay = true;
     video.playsInline = true;
     video.muted = soundBlocked;
+    const { speakerId } = devices(); // the speaker chosen in the device check
+    if (speakerId && typeof video.setSinkId === 'function') video.setSinkId(speakerId).catch(() => {});
     const cap = document.createElement('div');
     cap.className = 'tile-caption';
     const label = document.createElement('strong');

@@ -1,7 +1,11 @@
 // home.js — the page after sign-in: organisation, who is signed in, links to
 // the account and administration pages and, for care providers, their open
-// consults (with the invitations) and the form to plan a new one.
+// consults (with the invitations, their state and who waits, live) and the
+// form to plan a new one. "Live": one WSS watch per open consult (the same
+// {type: "watch"} the room page sends), whose `participants` pushes update
+// the counts; the list itself is fetched again every minute.
 import * as api from './api.js';
+import { connect } from './consult-protocol.js';
 import { $, clear, confirmDialog, formatClock, formatDay, initPage, requireSession, say, sayError, sayRaw, show, t } from './page.js';
 
 const ROLES = { admin: 'role.admin', clinician: 'role.clinician' };
@@ -9,9 +13,15 @@ const KINDS = { patient: 'kind.patient', colleague: 'kind.colleague' };
 const MAX_INVITEES = 8;
 const DURATIONS = [10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 360, 480, 720, 1440]; // minutes
 
+const RELOAD_MS = 60000;
+const MAX_WATCHES = 12; // the first ones by start time; the others show their state only
+
 let maxHours = 24; // the organisation's consult_max_hours (known to admins; 24 is the server's ceiling)
 let list = [];
 let rowSeq = 0;
+const watches = new Map(); // consult id -> {conn, people: [participants] | null}
+const announced = new Set(); // participant ids already announced as waiting
+const unwatchable = new Set(); // consult ids kamer would not let us watch (ended, gone)
 
 function el(tag, cls) {
   const e = document.createElement(tag);
@@ -91,21 +101,97 @@ function consultItem(c) {
   wrap.append(table);
   li.append(h);
   if (c.ended) li.append(tag('consults.ended', 'bad'));
-  else li.append(open);
+  else li.append(stateLine(c), open);
   li.append(wrap);
   return li;
 }
 
+// "Open now · 1 waiting: Anna · 1 in the consult" for one consult.
+function stateLine(c) {
+  const p = el('p', 'consult-state');
+  p.id = `cstate-${c.id}`;
+  p.dataset.consult = String(c.id);
+  const now = Math.floor(Date.now() / 1000);
+  p.append(tag(now < c.starts_at ? 'consults.state_planned' : 'consults.state_open', now < c.starts_at ? '' : 'ok'));
+  const w = watches.get(c.id);
+  const people = w && w.people;
+  if (people) {
+    const waiting = people.filter((x) => x.state === 'waiting');
+    const inRoom = people.filter((x) => x.state === 'admitted').length;
+    const names = waiting.map((x) => x.name || t('room.no_name')).join(', ');
+    if (waiting.length) p.append(' ', tag('consults.waiting', 'bad waiting', { n: waiting.length, names }));
+    else p.append(' ', tag('consults.nobody_waiting'));
+    p.append(' ', tag('consults.in_room', '', { n: inRoom }));
+  }
+  return p;
+}
+
 function renderList() {
+  const hadFocus = document.activeElement && $('consults').contains(document.activeElement) ? document.activeElement.id : null;
   $('consults').replaceChildren(...list.map(consultItem));
   show($('consults-empty'), list.length === 0);
+  if (hadFocus && $(hadFocus)) $(hadFocus).focus();
 }
+
+// Redraws one consult's state line (the rest of the item stays, so focus does).
+function renderState(id) {
+  const c = list.find((x) => x.id === id);
+  const old = $(`cstate-${id}`);
+  if (c && old) old.replaceWith(stateLine(c));
+}
+
+// --- live: who waits in each open consult
+
+function onPeople(id, people) {
+  const w = watches.get(id);
+  if (!w) return;
+  w.people = Array.isArray(people) ? people : [];
+  for (const p of w.people) {
+    if (p.state !== 'waiting' || announced.has(p.id)) continue;
+    announced.add(p.id);
+    const c = list.find((x) => x.id === id);
+    say($('consults-live'), c && c.label ? 'consults.now_waiting_in' : 'consults.now_waiting',
+      { name: p.name || t('room.no_name'), consult: (c && c.label) || '' });
+  }
+  renderState(id);
+}
+
+function unwatch(id) {
+  const w = watches.get(id);
+  if (w) w.conn.close();
+  watches.delete(id);
+}
+
+function syncWatches() {
+  const open = list.filter((c) => !c.ended && !unwatchable.has(c.id)).slice(0, MAX_WATCHES).map((c) => c.id);
+  for (const id of [...watches.keys()]) if (!open.includes(id)) unwatch(id);
+  for (const id of open) {
+    if (watches.has(id)) continue;
+    const conn = connect({ greeting: () => ({ type: 'watch', consult: id }), retries: 4 });
+    watches.set(id, { conn, people: null });
+    conn.on('room', (m) => onPeople(id, m.participants));
+    conn.on('participants', (m) => onPeople(id, m.participants));
+    const gone = () => {
+      unwatchable.add(id);
+      unwatch(id);
+      loadConsults();
+    };
+    conn.on('ended', gone);
+    conn.on('error', (m) => {
+      if (m.code === 'ended' || m.code === 'not_found' || m.code === 'not_signed_in') gone();
+    });
+  }
+}
+window.addEventListener('pagehide', () => {
+  for (const id of [...watches.keys()]) unwatch(id);
+});
 
 async function loadConsults() {
   const r = await api.consults();
   if (r.status !== 200) return sayError($('consults-error'), r);
   clear($('consults-error'));
   list = (r.body.consults || []).slice().sort((a, b) => a.starts_at - b.starts_at);
+  syncWatches();
   renderList();
 }
 
@@ -320,5 +406,6 @@ if (me) {
     // Dates are formatted text: redo them on a language switch.
     document.addEventListener('kamer:lang', renderList);
     await loadConsults();
+    setInterval(loadConsults, RELOAD_MS);
   }
 }

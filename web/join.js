@@ -174,7 +174,8 @@ $('name-form').addEventListener('submit', (ev) => {
 const check = {
   open: false,
   stream: null,
-  prefs: { audioId: '', videoId: '' },
+  prefs: { audioId: '', videoId: '', speakerId: '' },
+  soundCtx: null, // AudioContext of the test sound
   audio: null, // AudioContext
   source: null,
   analyser: null,
@@ -283,7 +284,66 @@ async function fillDevices() {
   };
   fillSelect($('check-cam'), devs.cams, check.prefs.videoId || inUse('video'), 'check.camera_n');
   fillSelect($('check-mic'), devs.mics, check.prefs.audioId || inUse('audio'), 'check.microphone_n');
+  await fillSpeakers();
 }
+
+// The speakers (audio outputs), when the browser can choose one (setSinkId).
+async function fillSpeakers() {
+  const md = navigator.mediaDevices;
+  const canChoose = typeof HTMLMediaElement !== 'undefined' && 'setSinkId' in HTMLMediaElement.prototype;
+  let outs = [];
+  if (canChoose && md && md.enumerateDevices) {
+    try {
+      outs = (await md.enumerateDevices()).filter((d) => d.kind === 'audiooutput' && d.deviceId)
+        .map((d) => ({ id: d.deviceId, label: d.label }));
+    } catch { /* none to choose */ }
+  }
+  fillSelect($('check-speaker'), outs, check.prefs.speakerId, 'check.speaker_n');
+  show($('check-speaker-row'), outs.length > 1);
+}
+
+// A short two-note tone through the chosen speaker (Web Audio; the
+// AudioContext's setSinkId where the browser has it).
+async function playTestSound() {
+  const C = window.AudioContext || window.webkitAudioContext;
+  const status = $('check-sound-status');
+  if (!C) return say(status, 'check.sound_failed', { reason: 'Web Audio' });
+  $('check-sound').disabled = true;
+  try {
+    if (!check.soundCtx) check.soundCtx = new C();
+    const a = check.soundCtx;
+    const sink = check.prefs.speakerId;
+    if (typeof a.setSinkId === 'function' && (a.sinkId || '') !== (sink === 'default' ? '' : sink))
+      await a.setSinkId(sink === 'default' ? '' : sink);
+    if (a.state === 'suspended') await a.resume();
+    say(status, 'check.sound_playing');
+    const t0 = a.currentTime + 0.05;
+    let last = null;
+    [[0, 660], [0.35, 880]].forEach(([at, freq]) => {
+      const osc = a.createOscillator();
+      const gain = a.createGain();
+      osc.type = 'sine';
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, t0 + at);
+      gain.gain.exponentialRampToValueAtTime(0.4, t0 + at + 0.03);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t0 + at + 0.3);
+      osc.connect(gain).connect(a.destination);
+      osc.start(t0 + at);
+      osc.stop(t0 + at + 0.32);
+      last = osc;
+    });
+    await new Promise((res) => { last.onended = res; });
+    say(status, 'check.sound_played');
+  } catch (err) {
+    say(status, 'check.sound_failed', { reason: (err && err.name) || String(err) });
+  } finally {
+    $('check-sound').disabled = false;
+  }
+}
+$('check-sound').addEventListener('click', playTestSound);
+$('check-speaker').addEventListener('change', () => {
+  check.prefs.speakerId = $('check-speaker').value;
+});
 
 $('check-cam').addEventListener('change', () => {
   check.prefs.videoId = $('check-cam').value;

@@ -26,7 +26,12 @@ export function linkFor(k, email) {
 
 // Through the pages: set-up link -> password -> sign-in -> TOTP enrolment -> home.
 export async function signInClinician(k, page, org, email) {
-  const add = runCli(['admin', 'user', 'add', '--org', org, '--role', 'clinician', '--email', email, '--data', k.dataDir],
+  return signInUser(k, page, org, email, 'clinician');
+}
+
+// The same for a user of any role ('clinician' or 'admin').
+export async function signInUser(k, page, org, email, role) {
+  const add = runCli(['admin', 'user', 'add', '--org', org, '--role', role, '--email', email, '--data', k.dataDir],
     { KAMER_LISTEN: `127.0.0.1:${k.port}` });
   assert.equal(add.status, 0, add.stderr);
   const link = add.stdout.match(/https:\/\/localhost:\d+\/setup#[A-Za-z0-9_-]{43}/)[0];
