@@ -171,8 +171,9 @@ describe('video and sound through kamer in Chromium', () => {
       await pat.click('#call-mic');
       assert.equal(await pat.textContent('#call-mic'), nl('call.mic_on'));
       assert.equal(await pat.textContent('#call-status'), nl('call.mic_is_off'));
-      await sleep(1000);
-      const muted = await maxAudioLevel(doc, 2500);
+      // (a loaded machine delays it: up to 6 windows of 1.5 s until it is quiet)
+      let muted = Infinity;
+      for (let i = 0; i < 6 && !(muted < docLevel / 10); i++) muted = await maxAudioLevel(doc, 1500);
       assert.ok(muted < docLevel / 10, `muted: max audioLevel ${muted} (was ${docLevel})`);
       await pat.click('#call-mic');
       await sleep(1000);
