@@ -51,7 +51,7 @@ UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRCS))
 
-.PHONY: all asan unit tools check run deps fuzz-build fuzz clean
+.PHONY: all asan unit tools check run deps fuzz-build fuzz bench clean
 .SECONDARY:
 .DEFAULT_GOAL := all
 
@@ -130,6 +130,11 @@ fuzz-build: $(FUZZ_BINS)
 FUZZ_SECONDS ?= 600
 fuzz: fuzz-build
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# kamer against Janus (VideoRoom) and an ideal forwarder, side by side
+# (bench/README.md). Needs root; QUICK=1 for a small run.
+bench: deps all tools
+	tests/bench/run.sh $(if $(QUICK),--quick)
 
 deps:
 	@tools/deps.sh
