@@ -115,7 +115,7 @@ const gp = [
   `set terminal pngcairo size 1200,520 font ',10'`, `set output '${A.out}.png'`, 'set multiplot layout 1,2',
   'set logscale x', 'set grid', 'set key top right', "set xlabel 'forwarded packets per second'",
   "set ylabel 'server CPU µs per forwarded packet'", 'set yrange [0:*]', `set title 'CPU per forwarded packet'`, `plot ${plot(2)}`,
-  "set ylabel 'one-way latency p99 (ms)'", 'set logscale y', 'set yrange [*:*]', `set title 'p99 latency through the server'`, `plot ${plot(3)}`,
+  "set ylabel 'one-way latency p99 (ms)'", 'set key top left', 'set logscale y', 'set yrange [*:*]', `set title 'p99 latency through the server'`, `plot ${plot(3)}`,
   'unset multiplot',
 ].join('\n');
 fs.writeFileSync(`${A.out}.gp`, gp);
