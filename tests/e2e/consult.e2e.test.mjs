@@ -12,10 +12,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runCli, startKamer } from '../integration/lib/kamer.mjs';
-import { totp } from '../integration/lib/client.mjs';
 import { ARTIFACTS, launch, shot } from './lib/browser.mjs';
+import { signInUser } from './lib/consult_flow.mjs';
 
-const PASSWORD = 'a long and unusual passphrase 7';
 const ORG = 'Praktijk E2E';
 const T = 15000;
 let k, b;
@@ -39,30 +38,7 @@ function linkFor(email) {
 }
 
 // Through the pages: set-up link -> password -> sign-in -> TOTP enrolment -> home.
-async function signInClinician(page, email) {
-  const add = runCli(['admin', 'user', 'add', '--org', ORG, '--role', 'clinician', '--email', email, '--data', k.dataDir],
-    { KAMER_LISTEN: `127.0.0.1:${k.port}` });
-  assert.equal(add.status, 0, add.stderr);
-  const link = add.stdout.match(/https:\/\/localhost:\d+\/setup#[A-Za-z0-9_-]{43}/)[0];
-  await page.goto(link);
-  await page.waitForSelector('#setup-form:visible', { timeout: T });
-  await page.waitForFunction(() => document.querySelector('#account-email').value.includes('@'), null, { timeout: T });
-  await page.fill('#new-password', PASSWORD);
-  await page.fill('#repeat-password', PASSWORD);
-  await page.click('#setup-form button[type=submit]');
-  await page.waitForSelector('#done:visible', { timeout: T });
-  await page.goto(`https://localhost:${k.port}/signin`);
-  await page.fill('#email', email);
-  await page.fill('#password', PASSWORD);
-  await page.click('#password-form button[type=submit]');
-  await page.waitForSelector('#secret:visible', { timeout: T });
-  const secret = (await page.textContent('#secret')).replace(/\s+/g, '');
-  await page.fill('#enrol-code', totp(secret, Math.floor(Date.now() / 1000)));
-  await page.click('#enrol-form button[type=submit]');
-  await page.waitForSelector('#codes:visible', { timeout: T });
-  await page.click('#codes-continue');
-  await page.waitForURL(/\/home$/, { timeout: T });
-}
+const signInClinician = (page, email) => signInUser(k, page, ORG, email, 'clinician');
 
 describe('a consult in Chromium', () => {
   before(async () => {
