@@ -146,14 +146,18 @@ check: deps
 	tests/run.sh
 
 # As root, kamer serve drops to the user `kamer` (docs/operations.md): make
-# it on a fresh machine and give it the default data folder.
+# it on a fresh machine, give it the default data folder and a copy of web/
+# (the checkout may be in a folder only root can enter).
 run: deps all
 	@if [ "$$(id -u)" = 0 ]; then \
 		id kamer >/dev/null 2>&1 || useradd --system --home-dir /var/lib/kamer --shell /usr/sbin/nologin kamer; \
 		install -d -m 0700 -o kamer -g kamer var; \
+		rm -rf var/web && cp -r web var/web; \
 		chown -R kamer:kamer var; \
+		KAMER_WEB_DIR=var/web $(BUILD)/kamer serve; \
+	else \
+		$(BUILD)/kamer serve; \
 	fi
-	$(BUILD)/kamer serve
 
 clean:
 	rm -rf build

@@ -33,11 +33,24 @@ export function chownTree(dir, user = TEST_USER) {
   if (r.status !== 0) throw new Error(`chown -R ${user}: ${dir} failed: ${r.stderr}`);
 }
 
+// As root, kamer reads web/ after dropping to the test user, and the
+// checkout may sit in a folder only root can enter: serve a copy the test
+// user owns (made once per test process).
+let webCopy = null;
+function webDir() {
+  if (!webCopy) {
+    webCopy = fs.mkdtempSync(path.join(os.tmpdir(), 'kamer-web-'));
+    fs.cpSync(path.resolve('web'), webCopy, { recursive: true });
+    chownTree(webCopy);
+  }
+  return webCopy;
+}
+
 // The environment kamer runs with under the tests: as root, the test user.
 function rootEnv() {
   if (!AS_ROOT) return {};
   ensureUser();
-  return { KAMER_USER: TEST_USER };
+  return { KAMER_USER: TEST_USER, KAMER_WEB_DIR: webDir() };
 }
 
 export async function freePort() {
