@@ -188,6 +188,35 @@ int km_consults_count_open(km_store_t *s, int64_t org_id, int64_t now, long *cou
 	return rc == KM_ENOTFOUND ? KM_ESTORE : rc;
 }
 
+static int active_row(sqlite3_stmt *st, void *e)
+{
+	km_consult_active_t *a = e;
+	a->starts_at = sqlite3_column_int64(st, 0);
+	a->started_at = sqlite3_column_int64(st, 1);
+	const unsigned char *email = sqlite3_column_text(st, 2);
+	snprintf(a->clinician, sizeof a->clinician, "%s", email ? (const char *)email : "");
+	a->in_call = sqlite3_column_int(st, 3);
+	a->waiting = sqlite3_column_int(st, 4);
+	return 0;
+}
+
+int km_consults_active(km_store_t *s, int64_t org_id, int64_t now, km_consult_active_t **out, size_t *n)
+{
+	sqlite3_stmt *st;
+	if (km__store_prepare(s, &st,
+			     "SELECT c.starts_at, "
+			     "COALESCE((SELECT min(l.ts) FROM calllog l WHERE l.org_id = c.org_id "
+			     "AND l.consult_id = c.id AND l.event = 'admitted'), 0), u.email, "
+			     "(SELECT count(*) FROM participants p WHERE p.consult_id = c.id AND p.state = 'admitted'), "
+			     "(SELECT count(*) FROM participants p WHERE p.consult_id = c.id AND p.state = 'waiting') "
+			     "FROM consults c JOIN users u ON u.id = c.clinician_id "
+			     "WHERE c.org_id = ? AND c.ended_at = 0 AND c.expires_at > ? "
+			     "ORDER BY c.starts_at, c.id LIMIT ?",
+			     "iii", org_id, now, (int64_t)KM_CONSULT_ACTIVE_MAX))
+		return KM_ESTORE;
+	return km__store_collect(st, sizeof(km_consult_active_t), active_row, (void **)out, n);
+}
+
 /* Inside the transaction: everyone still in the room leaves, each with a
  * call-log row. */
 static int end_participants(km_store_t *s, int64_t org_id, int64_t id, int64_t now)

@@ -73,6 +73,18 @@ int km_consults_room_key(km_store_t *s, int64_t id, uint8_t *out, size_t cap, si
 int km_consults_list(km_store_t *s, int64_t clinician_id, int include_ended, km_consult_t **out, size_t *n);
 /* Open consults of an org: for the admin's "active now" (counts only). */
 int km_consults_count_open(km_store_t *s, int64_t org_id, int64_t now, long *count);
+/* The admin's "active consults now": per open consult only its times, its
+ * clinician and head counts — no label, no invitee, no name. */
+typedef struct km_consult_active {
+	int64_t starts_at;  /* as scheduled */
+	int64_t started_at; /* first admission; 0: no one let in yet */
+	char clinician[256]; /* the clinician's account email */
+	int in_call, waiting;
+} km_consult_active_t;
+#define KM_CONSULT_ACTIVE_MAX 500
+/* Open consults of an org, earliest start first, at most
+ * KM_CONSULT_ACTIVE_MAX; *out new (caller frees). */
+int km_consults_active(km_store_t *s, int64_t org_id, int64_t now, km_consult_active_t **out, size_t *n);
 /* Ends a consult: ended_at = now; deletes invitee emails, token hashes,
  * participant cookies and display names, chat rows and the room key; adds a
  * call-log "ended" row. Idempotent (KM_ENOTFOUND if no such consult). */

@@ -240,6 +240,11 @@ int km_consults_participant_step(km_store_t *s, int64_t id, const char *from, co
 	rc = km__store_exec(s, &n, "UPDATE participants SET state = ? WHERE id = ? AND state = ?", "tit", to, id, from);
 	if (rc == 0 && n == 0)
 		rc = KM_EPERM;
+	/* Refused at the door: the link stops working, as after a refused
+	 * consent (the clinician may send a new one). */
+	if (rc == 0 && strcmp(to, "refused") == 0)
+		rc = km__store_exec(s, NULL, "UPDATE invitations SET token_hash = NULL WHERE id = ?", "i",
+				   c.invitation_id);
 	if (rc == 0)
 		rc = km__cons_log(s, c.org_id, c.consult_id, now, to, c.kind, c.pseudonym);
 out:

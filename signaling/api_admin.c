@@ -464,15 +464,31 @@ static void consent_put(km_api_ctx_t *c)
 	km_http_json(c->resp, 200, json_pack("{s:I}", "version", (json_int_t)version));
 }
 
-/* "Active consults now": a count, nothing about who or why. */
+/* "Active consults now": per open consult its start times, its clinician and
+ * head counts; nothing about who the patients are or why. */
 static void active(km_api_ctx_t *c)
 {
 	long n = 0;
-	if (km_consults_count_open(c->srv->store, c->user.org_id, c->now, &n) != 0) {
-		km_api_store_failed(c, "count_open", KM_ESTORE);
+	km_consult_active_t *a = NULL;
+	size_t na = 0;
+	if (km_consults_count_open(c->srv->store, c->user.org_id, c->now, &n) != 0 ||
+	    km_consults_active(c->srv->store, c->user.org_id, c->now, &a, &na) != 0) {
+		km_api_store_failed(c, "active", KM_ESTORE);
 		return;
 	}
-	km_http_json(c->resp, 200, json_pack("{s:i}", "open_consults", (int)n));
+	json_t *list = json_array();
+	int in_call = 0, waiting = 0;
+	for (size_t i = 0; i < na; i++) {
+		in_call += a[i].in_call;
+		waiting += a[i].waiting;
+		json_array_append_new(list, json_pack("{s:I,s:I,s:s,s:i,s:i}", "starts_at", (json_int_t)a[i].starts_at,
+						      "started_at", (json_int_t)a[i].started_at, "clinician",
+						      a[i].clinician, "in_call", a[i].in_call, "waiting", a[i].waiting));
+	}
+	free(a);
+	km_http_json(c->resp, 200,
+		     json_pack("{s:i,s:i,s:i,s:o}", "open_consults", (int)n, "in_call", in_call, "waiting", waiting,
+			       "consults", list));
 }
 
 const km_route_t km_api_admin_routes[] = {

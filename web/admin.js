@@ -310,10 +310,30 @@ $('consent-form').addEventListener('submit', async (ev) => {
   say($('consent-status'), 'consenttext.saved', { v: r.body.version });
 });
 
-async function loadActive() {
-  const r = await api.activeConsults();
-  if (r.status === 200) say($('active-status'), 'calllog.active', { n: r.body.open_consults });
+// "Active consults now": times, clinician and head counts only.
+let active = null;
+function renderActive() {
+  if (!active) return;
+  say($('active-status'), 'active.summary', { n: active.open_consults, in_call: active.in_call, waiting: active.waiting });
+  $('active').replaceChildren(...(active.consults || []).map((k) => {
+    const tr = el('tr');
+    const started = el('td');
+    if (k.started_at) started.textContent = formatTime(k.started_at);
+    else say(started, 'active.not_started');
+    tr.append(el('td', formatTime(k.starts_at)), started, el('td', k.clinician),
+      el('td', String(k.in_call)), el('td', String(k.waiting)));
+    return tr;
+  }));
 }
+
+async function loadActive() {
+  clear($('active-error'));
+  const r = await api.activeConsults();
+  if (r.status !== 200) return sayError($('active-error'), r);
+  active = r.body;
+  renderActive();
+}
+$('active-refresh').addEventListener('click', loadActive);
 
 await initPage();
 me = await requireSession({ role: 'admin' });
@@ -324,5 +344,7 @@ if (me) {
   say($('org'), 'admin.org', { org: me.org.name });
   show($('content'), true);
   document.addEventListener('kamer:lang', renderAudit);
+  document.addEventListener('kamer:lang', renderActive);
+  setInterval(loadActive, 30000);
   await Promise.all([loadUsers(), loadPolicy(), loadAudit(), loadConsent(), loadActive()]);
 }

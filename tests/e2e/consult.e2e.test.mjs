@@ -9,11 +9,10 @@
 // untranslated key on any page. Screenshots of every step in artifacts/.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runCli, startKamer } from '../integration/lib/kamer.mjs';
 import { ARTIFACTS, launch, shot } from './lib/browser.mjs';
-import { signInUser } from './lib/consult_flow.mjs';
+import { linkFor, signInUser } from './lib/consult_flow.mjs';
 
 const ORG = 'Praktijk E2E';
 const T = 15000;
@@ -25,16 +24,6 @@ async function assertTranslated(page, what) {
   const text = await page.evaluate(() => document.body.innerText);
   const shown = keys.filter((key) => text.includes(key));
   assert.deepEqual(shown, [], `${what}: untranslated keys on the page`);
-}
-
-function linkFor(email) {
-  const dir = path.join(k.dataDir, 'outbox');
-  const mails = fs.readdirSync(dir).filter((f) => f.endsWith('.eml')).map((f) => fs.readFileSync(path.join(dir, f), 'utf8'))
-    .filter((m) => m.includes(`To: ${email}`));
-  assert.ok(mails.length > 0, `an email to ${email}`);
-  const m = mails[mails.length - 1].replace(/=\r?\n/g, '').match(/https:\/\/localhost:\d+\/j\/[A-Za-z0-9_-]{43}/);
-  assert.ok(m, 'a join link in the email');
-  return m[0];
 }
 
 // Through the pages: set-up link -> password -> sign-in -> TOTP enrolment -> home.
@@ -98,7 +87,7 @@ describe('a consult in Chromium', () => {
         await assertTranslated(doc, 'room');
 
         // The patient opens the link from the email.
-        const link = linkFor(patientEmail);
+        const link = linkFor(k, patientEmail);
         await pat.goto(link);
         await pat.waitForSelector('#s-welcome:visible', { timeout: T });
         assert.equal(await pat.textContent('#welcome-org'), ORG);

@@ -274,6 +274,12 @@ describe('the paths around a consult in Chromium', () => {
       await assertTranslated(pb, 'admission refused (nl)');
       await shot(pb, 'flows-refusals-3-admission-refused');
       await pb.close();
+      // Refused at the door: B's link does not work any more either.
+      const againB = await bCtx.newPage();
+      await againB.goto(linkFor(k, 'b.refuse@mail.example'));
+      await endPage(againB, nl('join.invalid_title'));
+      await shot(againB, 'flows-refusals-3b-admission-refused-link-again');
+      await againB.close();
       await doc.waitForSelector(`.consult-state .tag:has-text("${en('consults.nobody_waiting')}")`, { timeout: T });
 
       // C's link is re-sent from the home page: a new link; the old one is dead.
@@ -298,6 +304,11 @@ describe('the paths around a consult in Chromium', () => {
       await adm.waitForFunction(() => /\d/.test(document.querySelector('#active-status').textContent), null, { timeout: T });
       const n = Number((await adm.textContent('#active-status')).match(/\d+/)[0]);
       assert.ok(n >= 1, `consults open now: ${n}`);
+      // This consult's row: its clinician, nobody in the call, C waiting.
+      const row = await adm.waitForSelector('#active tr:has-text("dokter.refuse@praktijk.example")', { timeout: T });
+      const cells = await row.$$eval('td', (tds) => tds.map((td) => td.textContent));
+      assert.equal(cells.length, 5);
+      assert.deepEqual(cells.slice(2), ['dokter.refuse@praktijk.example', '0', '1']);
       const text = await adm.evaluate(() => document.body.innerText);
       for (const personal of ['@mail.example', 'Cora Cornelis', 'Anna de Vries', 'Bert Bakker', 'Weigeringen', 'Overleg drie'])
         assert.ok(!text.includes(personal), `the admin page shows "${personal}"`);

@@ -375,8 +375,23 @@ describe('consults', () => {
     assert.ok(r.json.rows.some((x) => x.action === 'consent.given'));
     const doc3 = await clinician('dr.e@praktijk-c.example');
     assert.equal((await doc3.get('/api/v1/admin/calllog')).status, 403, 'a clinician may not read it');
+    // "Active consults now": times, clinician and head counts, nothing else.
     r = await admin.get('/api/v1/admin/active');
-    assert.equal(typeof r.json.open_consults, 'number');
+    assert.equal(r.status, 200);
+    const openBefore = r.json.open_consults;
+    const made = await doc3.post('/api/v1/consults', { label: 'geheim label', starts_at: now() + 60, expires_at: now() + 3600,
+      invitees: [{ email: 'active.patient@mail.example', kind: 'patient' }] });
+    assert.equal(made.status, 201, made.body);
+    r = await admin.get('/api/v1/admin/active');
+    assert.equal(r.json.open_consults, openBefore + 1);
+    assert.equal(r.json.consults.length, r.json.open_consults);
+    const mine = r.json.consults.filter((x) => x.clinician === 'dr.e@praktijk-c.example');
+    assert.equal(mine.length, 1);
+    assert.deepEqual(Object.keys(mine[0]).sort(), ['clinician', 'in_call', 'started_at', 'starts_at', 'waiting']);
+    assert.equal(mine[0].started_at, 0);
+    assert.equal(mine[0].in_call, 0);
+    assert.ok(!r.body.includes('geheim') && !r.body.includes('active.patient'), 'no label or invitee');
+    assert.equal((await doc3.get('/api/v1/admin/active')).status, 403, 'a clinician may not read it');
     // Consent text versions: admins edit, old versions stay.
     r = await admin.put('/api/v1/admin/consent', { nl: 'Nieuwe toestemmingstekst.', en: 'New consent text.' });
     assert.equal(r.status, 200);

@@ -352,6 +352,14 @@ static void test_steps(void **state)
 	assert_int_equal(km_consults_participant_get(f->s, p.id, &q), 0);
 	assert_string_equal(q.state, "admitted");
 	assert_string_equal(q.display_name, "Jan de Vries");
+	km_consult_active_t *act;
+	size_t na;
+	assert_int_equal(km_consults_active(f->s, f->org, T0 + 5, &act, &na), 0);
+	assert_int_equal(na, 1);
+	assert_int_equal(act[0].in_call, 1);
+	assert_int_equal(act[0].waiting, 0);
+	assert_int_equal(act[0].started_at, T0 + 5);
+	free(act);
 	assert_int_equal(km_consults_participant_step(f->s, p.id, "admitted", "left", T0 + 6), 0);
 
 	km_calllog_row_t *rows;
@@ -375,6 +383,10 @@ static void test_steps(void **state)
 	assert_int_equal(km_consults_participant_step(f->s, p.id, "waiting", "refused", T0 + 9), 0);
 	assert_int_equal(km_consults_participant_step(f->s, p.id, "refused", "admitted", T0 + 9), KM_EPERM);
 	assert_int_equal(km_consults_set_display_name(f->s, p.id, "Someone"), KM_EPERM);
+	/* ... and the link stops working; a re-sent one works again. */
+	assert_int_equal(km_consults_redeem(f->s, tok[1], T0 + 10, &p, cookie), KM_ENOTFOUND);
+	assert_int_equal(km_consults_invitation_renew(f->s, inv[1], tok[1]), 0);
+	assert_int_equal(km_consults_redeem(f->s, tok[1], T0 + 11, &p, cookie), 0);
 }
 
 static void test_consent(void **state)
@@ -609,6 +621,19 @@ static void test_expiry(void **state)
 	assert_int_equal(open, 1);
 	assert_int_equal(km_consults_count_open(f->s, f->org2, T0, &open), 0);
 	assert_int_equal(open, 0);
+	/* "Active now": times, clinician and head counts of the open one. */
+	km_consult_active_t *act;
+	assert_int_equal(km_consults_active(f->s, f->org, T0 + 2 * HOUR, &act, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(act[0].starts_at, T0);
+	assert_int_equal(act[0].started_at, 0);
+	assert_int_equal(act[0].in_call, 0);
+	assert_int_equal(act[0].waiting, 0);
+	assert_true(strchr(act[0].clinician, '@') != NULL);
+	free(act);
+	assert_int_equal(km_consults_active(f->s, f->org2, T0, &act, &n), 0);
+	assert_int_equal(n, 0);
+	free(act);
 	/* Once ended it is no longer listed. */
 	assert_int_equal(km_consults_end(f->s, a, T0 + 2 * HOUR), 0);
 	assert_int_equal(km_consults_expired(f->s, T0 + 11 * HOUR, &ids, &n), 0);
