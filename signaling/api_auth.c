@@ -1,8 +1,11 @@
 /* api_auth.c — sign-in (password, then TOTP or a recovery code), TOTP
  * enrolment, set-up links, sign-out, the user's own sessions and password.
- * One generic answer for every sign-in failure; growing delays per address
- * and per account; lockout after the org's number of failures. Signaling
- * thread only. */
+ * One generic answer for every sign-in failure. Guessing is bounded three
+ * ways: growing delays per address and per account+address; a budget of
+ * password checks per account (at most 100 an hour, a share of it kept for
+ * the account's known devices, device.h); and the org's lockout after its
+ * number of failures, which holds for browsers without the device mark, so
+ * strangers cannot lock the account's own user out. Signaling thread only. */
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -11,6 +14,7 @@
 #include "rooms/secretbox.h"
 #include "rooms/totp.h"
 #include "signaling/api_int.h"
+#include "signaling/device.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -36,16 +40,27 @@ static void key_ip(km_api_ctx_t *c, char out[72])
 }
 
 /* The throttle key of an account: a hash of the lower-cased email, so that
- * unknown and known addresses are throttled alike and none is kept. */
-static void key_account(const char *email, char out[72])
+ * unknown and known addresses are throttled alike and none is kept; with
+ * pair set, of the email and the caller's address. */
+static void key_account(const char *email, const char *ip, char out[72])
 {
-	char lower[256], hex[65];
+	char lower[256 + 50], hex[65];
 	size_t i;
-	for (i = 0; email[i] && i < sizeof lower - 1; i++)
+	for (i = 0; email[i] && i < 255; i++)
 		lower[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
-	lower[i] = 0;
+	snprintf(lower + i, sizeof lower - i, "%s%s", ip ? "\n" : "", ip ? ip : "");
 	km_codes_sha256_hex(lower, hex);
-	snprintf(out, 72, "a:%s", hex);
+	snprintf(out, 72, "%s:%s", ip ? "p" : "a", hex);
+}
+
+/* Marks this browser as a known device of user u (a second cookie). */
+static void mark_device(km_api_ctx_t *c, int64_t user_id)
+{
+	char v[KM_DEVICE_MAX];
+	if (km_device_issue(c->srv->server_key, user_id, c->now, v) == 0)
+		snprintf(c->resp->set_cookie2, sizeof c->resp->set_cookie2,
+			 "%s=%s; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=%d", KM_DEVICE_COOKIE, v,
+			 KM_DEVICE_LIFETIME_S);
 }
 
 static int64_t throttled(km_api_ctx_t *c, const char *k1, const char *k2)
@@ -64,9 +79,12 @@ static void fail_both(km_api_ctx_t *c, const char *k1, const char *k2)
 		km_throttle_fail(c->srv->throttle, k2, now);
 }
 
-/* Counts a failed step against an existing account; audits a lockout. */
+/* Counts a failed step against an existing account; audits a lockout.
+ * A known device's failures do not count towards the lockout. */
 static void count_failure(km_api_ctx_t *c, const km_user_t *u)
 {
+	if (km_device_valid(c->srv->server_key, c->req->device, u->id, c->now))
+		return;
 	km_policy_t p;
 	int locked = 0;
 	if (km_accounts_policy_get(c->srv->store, u->org_id, &p) != 0)
@@ -93,23 +111,32 @@ static void signin(km_api_ctx_t *c)
 	const char *pw = email ? km_api_str(c, "password", KM_PASSWORD_INPUT_MAX) : NULL;
 	if (!pw)
 		return;
-	char kip[72], kacct[72];
+	char kip[72], kacct[72], kpair[72];
 	key_ip(c, kip);
-	key_account(email, kacct);
-	int64_t wait = throttled(c, kip, kacct);
+	key_account(email, NULL, kacct);
+	key_account(email, c->req->ip, kpair);
+	int64_t wait = throttled(c, kip, kpair);
 	if (wait > 0) {
 		too_many(c, wait);
 		return;
 	}
 	km_user_t u;
 	int found = km_accounts_user_by_email(c->srv->store, email, &u) == 0;
+	int known = found && km_device_valid(c->srv->server_key, c->req->device, u.id, c->now);
+	/* The account's budget of checks (the device mark has its own). */
+	wait = km_ratelimit_take(known ? c->srv->pw_budget_known : c->srv->pw_budget, kacct, (uint64_t)km_clock_now_ms());
+	if (wait > 0) {
+		km_warn("auth", "account_budget_spent", "known_device=%d", known);
+		too_many(c, wait);
+		return;
+	}
 	int has_pw = found && u.pw_hash[0];
 	int rehash = 0;
 	/* Always one scrypt verify, so that unknown accounts take as long. */
 	int pw_ok = km_password_verify(pw, has_pw ? u.pw_hash : c->srv->dummy_hash, &rehash) == 0 && has_pw;
-	int locked = found && u.locked_until > c->now;
+	int locked = found && !known && u.locked_until > c->now;
 	if (!pw_ok || u.disabled || locked) {
-		fail_both(c, kip, kacct);
+		fail_both(c, kip, kpair);
 		const char *why = !found ? "unknown_account" : !has_pw ? "no_password" : !pw_ok ? "bad_password"
 				  : u.disabled ? "disabled" : "locked";
 		if (has_pw && !pw_ok && !locked && !u.disabled)
@@ -120,7 +147,7 @@ static void signin(km_api_ctx_t *c)
 		signin_failed(c);
 		return;
 	}
-	km_throttle_reset(c->srv->throttle, kacct);
+	km_throttle_reset(c->srv->throttle, kpair);
 	if (rehash) {
 		char h[KM_PASSWORD_HASH_MAX];
 		if (km_password_hash(pw, h, sizeof h) == 0 && km_accounts_rehash(c->srv->store, u.id, h) == 0)
@@ -145,6 +172,7 @@ static void signin(km_api_ctx_t *c)
 	c->user = u;
 	c->policy = p;
 	if (strcmp(stage, "full") == 0) {
+		mark_device(c, u.id);
 		km_accounts_record_success(c->srv->store, u.id);
 		km_api_audit(c, -1, "signin", "success", "session", sid, "factors=password");
 	} else {
@@ -174,6 +202,7 @@ static int promote(km_api_ctx_t *c)
 	}
 	km_auth_set_cookie(c, token);
 	OPENSSL_cleanse(token, sizeof token);
+	mark_device(c, c->user.id);
 	return 0;
 }
 

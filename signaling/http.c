@@ -1,5 +1,6 @@
 /* http.c — request handling, static files, responses and the security
  * headers every response carries. Runs on the lws service thread only. */
+#include "signaling/device.h"
 #include "signaling/http.h"
 
 #include "core/err.h"
@@ -62,11 +63,13 @@ static void resp_reset(km_http_resp_t *r)
 /* Sets the response, keeping a cookie and disposition already chosen. */
 static void resp_set(km_http_resp_t *r, int status, const char *type, char *body, size_t len)
 {
-	char cookie[sizeof r->set_cookie], disp[sizeof r->disposition];
+	char cookie[sizeof r->set_cookie], cookie2[sizeof r->set_cookie2], disp[sizeof r->disposition];
 	memcpy(cookie, r->set_cookie, sizeof cookie);
+	memcpy(cookie2, r->set_cookie2, sizeof cookie2);
 	memcpy(disp, r->disposition, sizeof disp);
 	resp_reset(r);
 	memcpy(r->set_cookie, cookie, sizeof cookie);
+	memcpy(r->set_cookie2, cookie2, sizeof cookie2);
 	memcpy(r->disposition, disp, sizeof disp);
 	r->status = status;
 	r->content_type = type;
@@ -232,7 +235,7 @@ int km_http_on_request(km_server_t *srv, struct lws *wsi, km_http_req_t *req, co
 	char *qm = strchr(req->path, '?');
 	if (qm)
 		*qm = 0;
-	req->query[0] = req->origin[0] = req->user_agent[0] = req->session[0] = 0;
+	req->query[0] = req->origin[0] = req->user_agent[0] = req->session[0] = req->device[0] = 0;
 	if (lws_hdr_copy(wsi, req->query, sizeof req->query, WSI_TOKEN_HTTP_URI_ARGS) < 0)
 		req->query[0] = 0;
 	if (lws_hdr_copy(wsi, req->origin, sizeof req->origin, WSI_TOKEN_ORIGIN) < 0)
@@ -242,6 +245,9 @@ int km_http_on_request(km_server_t *srv, struct lws *wsi, km_http_req_t *req, co
 	size_t clen = sizeof req->session;
 	if (lws_http_cookie_get(wsi, KM_SESSION_COOKIE, req->session, &clen) != 0)
 		req->session[0] = 0;
+	clen = sizeof req->device;
+	if (lws_http_cookie_get(wsi, KM_DEVICE_COOKIE, req->device, &clen) != 0)
+		req->device[0] = 0;
 
 	long wait = km_ratelimit_take(srv->rl, req->ip, km__now_ms());
 	if (wait > 0) {
@@ -329,6 +335,10 @@ static int write_headers(km_server_t *srv, struct lws *wsi, km_http_resp_t *r)
 	if (r->set_cookie[0] && lws_add_http_header_by_name(wsi, (const uint8_t *)"set-cookie:",
 							    (const uint8_t *)r->set_cookie,
 							    (int)strlen(r->set_cookie), &p, end))
+		return -1;
+	if (r->set_cookie2[0] && lws_add_http_header_by_name(wsi, (const uint8_t *)"set-cookie:",
+							     (const uint8_t *)r->set_cookie2,
+							     (int)strlen(r->set_cookie2), &p, end))
 		return -1;
 	if (r->disposition[0] && lws_add_http_header_by_name(wsi, (const uint8_t *)"content-disposition:",
 							     (const uint8_t *)r->disposition,

@@ -23,6 +23,7 @@ typedef struct km_http_resp {
 	int no_store;             /* Cache-Control: no-store */
 	long retry_after;         /* seconds, 0 = none */
 	char set_cookie[256];     /* one Set-Cookie value, "" = none */
+	char set_cookie2[256];    /* a second one (the device mark), "" = none */
 	char disposition[128];    /* Content-Disposition value, "" = none */
 } km_http_resp_t;
 
@@ -33,6 +34,7 @@ typedef struct km_http_req {
 	char ip[48];
 	char query[512];   /* URI arguments, '&'-joined, url-decoded by lws */
 	char session[64];  /* the session cookie's value, "" if none */
+	char device[96];   /* the known-device cookie's value, "" if none */
 	char origin[256];  /* the Origin header, "" if none */
 	char user_agent[128];
 	char *body;        /* owned, NUL-terminated */

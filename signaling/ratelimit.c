@@ -7,7 +7,7 @@
 #define PROBES 16
 
 struct slot {
-	char ip[48];
+	char ip[72]; /* an address, or another key up to 71 characters */
 	double tokens;
 	uint64_t last_ms;
 	long conns;

@@ -278,7 +278,11 @@ int km_server_new(const km_server_opts_t *opts, km_server_t **out, char *err, si
 	srv->throttle = km_throttle_new(8192, 3, 60000);
 	/* Failed join tokens: 20 per 10 minutes per address, then refused unchecked. */
 	srv->bad_tokens = km_ratelimit_new(8192, 20.0 / 600.0, 20.0, 1);
-	if (!srv->bad_tokens) {
+	/* Password checks per account in any hour: at most 20 + 60 from
+	 * strangers and 10 + 10 from the account's known devices (100). */
+	srv->pw_budget = km_ratelimit_new(8192, 60.0 / 3600.0, 20.0, 1);
+	srv->pw_budget_known = km_ratelimit_new(8192, 10.0 / 3600.0, 10.0, 1);
+	if (!srv->bad_tokens || !srv->pw_budget || !srv->pw_budget_known) {
 		rc = KM_ENOMEM;
 		goto fail;
 	}
@@ -420,6 +424,8 @@ void km_server_free(km_server_t *srv)
 	km_ratelimit_free(srv->rl);
 	km_throttle_free(srv->throttle);
 	km_ratelimit_free(srv->bad_tokens);
+	km_ratelimit_free(srv->pw_budget);
+	km_ratelimit_free(srv->pw_budget_known);
 	OPENSSL_cleanse(srv->server_key, sizeof srv->server_key);
 	free(srv->fd_counted);
 	free(srv->fd_ip);

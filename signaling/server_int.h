@@ -17,7 +17,9 @@ struct km_server {
 	km_store_t *store;
 	km_audit_t *audit;
 	uint8_t server_key[32];
-	km_throttle_t *throttle;   /* failed sign-in attempts per IP and per account */
+	km_throttle_t *throttle;   /* failed sign-in attempts per address and per account+address */
+	km_ratelimit_t *pw_budget;       /* password checks per account, browsers without the device mark */
+	km_ratelimit_t *pw_budget_known; /* ... and with it (api_auth.c: at most 100 per hour in all) */
 	char dummy_hash[192];      /* verified against for unknown accounts (same timing) */
 	char origins[3][300];      /* accepted Origin values */
 	struct lws_context *ctx;

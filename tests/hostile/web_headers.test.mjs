@@ -145,6 +145,10 @@ describe('web security', () => {
     assert.equal(r.status, 200, r.body);
     const s2 = checkCookie('session after TOTP', sessionCookieOf(r), COOKIE);
     assert.notEqual(s2.value, s1.value, 'the session id changes with the second factor');
+    // The known-device mark, set once the sign-in is complete.
+    const dm = (r.headers['set-cookie'] || []).find((x) => x.startsWith('__Host-kamer_device='));
+    const d = checkCookie('device mark after TOTP', dm, '__Host-kamer_device');
+    assert.match(d.value, /^1\.\d+\.\d+\.[0-9a-f]{32}$/, 'the mark holds an account id, an expiry and a MAC, nothing else');
     r = await c.post('/api/v1/auth/signout', {});
     assert.equal(r.status, 200);
     const cleared = sessionCookieOf(r);

@@ -109,22 +109,26 @@ export class AddrClient {
   constructor(k, localAddress = '127.0.0.1', { keepAlive = false } = {}) {
     this.k = k;
     this.addr = localAddress;
-    this.cookie = '';
+    this.jar = new Map(); // every cookie kamer set (the session, the device mark)
     this.setCookies = [];
     this.agent = keepAlive ? new https.Agent({ keepAlive: true, maxSockets: 1 }) : false;
   }
+
+  get cookie() { return this.jar.get(COOKIE) || ''; }
 
   close() { if (this.agent) this.agent.destroy(); }
 
   async call(method, path, body, extra = {}) {
     const headers = { origin: `https://localhost:${this.k.port}`, 'user-agent': 'kamer-hostile-test', ...extra };
     if (headers.origin === null) delete headers.origin;
-    if (this.cookie) headers.cookie = `${COOKIE}=${this.cookie}`;
+    if (this.jar.size && !headers.cookie) headers.cookie = [...this.jar].map(([n, v]) => `${n}=${v}`).join('; ');
     const r = await httpsFrom(this.k, this.addr, method, path, body, headers, this.agent);
     for (const c of r.headers['set-cookie'] || []) {
       this.setCookies.push(c);
-      const m = c.match(new RegExp(`^${COOKIE}=([^;]*)`));
-      if (m) this.cookie = m[1];
+      const m = c.match(/^([^=;\s]+)=([^;]*)/);
+      if (!m) continue;
+      if (m[2] === '' || /Max-Age=0/i.test(c)) this.jar.delete(m[1]);
+      else this.jar.set(m[1], m[2]);
     }
     return r;
   }

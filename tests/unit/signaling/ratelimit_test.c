@@ -59,12 +59,27 @@ static void test_bounded_table_keeps_busy_entries(void **state)
 	km_ratelimit_free(rl);
 }
 
+/* Keys longer than an address (a hash of an account, 66 characters) are
+ * kept whole: their bucket empties like an address's. */
+static void test_long_keys(void **state)
+{
+	km_ratelimit_t *rl = km_ratelimit_new(64, 1.0 / 3600.0, 3.0, 1);
+	const char *k1 = "a:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	const char *k2 = "a:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdee";
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(km_ratelimit_take(rl, k1, 1000), 0);
+	assert_true(km_ratelimit_take(rl, k1, 1000) > 0);
+	assert_int_equal(km_ratelimit_take(rl, k2, 1000), 0); /* differs in the last character */
+	km_ratelimit_free(rl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bucket_refills),
 		cmocka_unit_test(test_connection_counts),
 		cmocka_unit_test(test_bounded_table_keeps_busy_entries),
+		cmocka_unit_test(test_long_keys),
 	};
 	return cmocka_run_group_tests_name("ratelimit", tests, NULL, NULL);
 }
