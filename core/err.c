@@ -20,6 +20,7 @@ const char *km_err_name(int err)
 	case KM_EBUSY: return "EBUSY";
 	case KM_EEXPIRED: return "EEXPIRED";
 	case KM_EVERSION: return "EVERSION";
+	case KM_EFULL: return "EFULL";
 	}
 	return "EUNKNOWN";
 }

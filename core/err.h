@@ -20,6 +20,7 @@ enum {
 	KM_EBUSY = -10,    /* resource in use (port taken, locked) */
 	KM_EEXPIRED = -11, /* past its lifetime */
 	KM_EVERSION = -12, /* incompatible version */
+	KM_EFULL = -13,    /* the disk (or the database's quota) is full */
 };
 
 /* Returns a static, short name for a KM_E* code ("EINVAL"). */

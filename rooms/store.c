@@ -205,8 +205,21 @@ int km__store_exec(km_store_t *s, int *changes, const char *sql, const char *typ
 	case SQLITE_CONSTRAINT_PRIMARYKEY: return KM_EEXIST;
 	case SQLITE_CONSTRAINT_FOREIGNKEY: return KM_ENOTFOUND;
 	case SQLITE_CONSTRAINT_CHECK: return KM_EINVAL;
-	default: return KM_ESTORE;
+	default: return km__store_fail(s, step, KM_ESTORE);
 	}
+}
+
+int km__store_fail(km_store_t *s, int sqlite_rc, int otherwise)
+{
+	if ((sqlite_rc & 0xff) != SQLITE_FULL)
+		return otherwise;
+	s->full = 1;
+	return KM_EFULL;
+}
+
+int km_store_full(const km_store_t *s)
+{
+	return s->full;
 }
 
 int km__store_begin(km_store_t *s, km__store_tx_t *tx)
@@ -220,9 +233,13 @@ int km__store_end(km_store_t *s, km__store_tx_t *tx, int rc)
 {
 	if (rc == 0) {
 		const char *sql = tx->nested ? "RELEASE km_tx" : "COMMIT";
-		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		int e = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+		if (e == SQLITE_OK) {
+			if (!tx->nested)
+				s->full = 0;
 			return 0;
-		rc = KM_ESTORE;
+		}
+		rc = km__store_fail(s, e, KM_ESTORE);
 	}
 	if (tx->nested) {
 		sqlite3_exec(s->db, "ROLLBACK TO km_tx", NULL, NULL, NULL);

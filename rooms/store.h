@@ -40,5 +40,8 @@ int km_store_probe_count(km_store_t *s, int64_t *count);
 
 /* The last error message of the store (for logs; never contains data). */
 const char *km_store_errmsg(km_store_t *s);
+/* 1 if the last failed write found the disk full (until a write succeeds):
+ * for answers that say so instead of a generic failure. */
+int km_store_full(const km_store_t *s);
 
 #endif

@@ -18,7 +18,12 @@ enum {
 struct km_store {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[KM__STMT_MAX];
+	int full; /* the last failed write found the disk full (cleared by a commit) */
 };
+
+/* KM_EFULL (and remembers it) if the SQLite result sqlite_rc says the disk
+ * is full, else otherwise. */
+int km__store_fail(km_store_t *s, int sqlite_rc, int otherwise);
 
 /* Returns the cached statement id (prepared from sql on first use), reset
  * and with bindings cleared; NULL if it cannot be prepared. Borrowed. */

@@ -16,11 +16,13 @@ int km_store_probe_put(km_store_t *s, const char *key, const char *value)
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
+	if (rc == SQLITE_DONE) {
+		s->full = 0;
 		return 0;
+	}
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
 		return KM_EEXIST;
-	return KM_ESTORE;
+	return km__store_fail(s, rc, KM_ESTORE);
 }
 
 int km_store_probe_get(km_store_t *s, const char *key, char *val, size_t vallen)

@@ -74,7 +74,15 @@ static void user_create(km_api_ctx_t *c)
 	}
 	char token[KM_TOKEN_LEN], link[512];
 	int64_t id;
-	int rc = km_accounts_user_add(c->srv->store, c->user.org_id, email, role, c->now, &id, token);
+	char d[32];
+	snprintf(d, sizeof d, "role=%s", role);
+	int rc = km_accounts_tx_begin(c->srv->store);
+	if (rc == 0) {
+		rc = km_accounts_user_add(c->srv->store, c->user.org_id, email, role, c->now, &id, token);
+		if (rc == 0)
+			rc = km_api_audit_in_tx(c, -1, "user.create", "success", "user", id, d);
+		rc = km_api_tx_end(c->srv, rc);
+	}
 	if (rc == KM_EEXIST) {
 		km_http_error(c->resp, 409, "email_taken", "an account with this email address exists");
 		return;
@@ -87,9 +95,6 @@ static void user_create(km_api_ctx_t *c)
 		km_api_store_failed(c, "user_add", rc);
 		return;
 	}
-	char d[32];
-	snprintf(d, sizeof d, "role=%s", role);
-	km_api_audit(c, -1, "user.create", "success", "user", id, d);
 	setup_link(c, token, link, sizeof link);
 	km_http_json(c->resp, 201, json_pack("{s:I,s:s}", "id", (json_int_t)id, "setup_link", link));
 }

@@ -123,8 +123,10 @@ static void signin(km_api_ctx_t *c)
 	km_user_t u;
 	int found = km_accounts_user_by_email(c->srv->store, email, &u) == 0;
 	int known = found && km_device_valid(c->srv->server_key, c->req->device, u.id, c->now);
-	/* The account's budget of checks (the device mark has its own). */
-	wait = km_ratelimit_take(known ? c->srv->pw_budget_known : c->srv->pw_budget, kacct, (uint64_t)km_clock_now_ms());
+	/* The account's budget of failed checks (the device mark has its own):
+	 * spent by failures only, so that the user's own sign-ins cost nothing. */
+	km_ratelimit_t *budget = known ? c->srv->pw_budget_known : c->srv->pw_budget;
+	wait = km_ratelimit_peek(budget, kacct, (uint64_t)km_clock_now_ms());
 	if (wait > 0) {
 		km_warn("auth", "account_budget_spent", "known_device=%d", known);
 		too_many(c, wait);
@@ -137,6 +139,7 @@ static void signin(km_api_ctx_t *c)
 	int locked = found && !known && u.locked_until > c->now;
 	if (!pw_ok || u.disabled || locked) {
 		fail_both(c, kip, kpair);
+		km_ratelimit_take(budget, kacct, (uint64_t)km_clock_now_ms());
 		const char *why = !found ? "unknown_account" : !has_pw ? "no_password" : !pw_ok ? "bad_password"
 				  : u.disabled ? "disabled" : "locked";
 		if (has_pw && !pw_ok && !locked && !u.disabled)

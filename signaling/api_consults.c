@@ -170,9 +170,17 @@ static void consult_create(km_api_ctx_t *c)
 	OPENSSL_cleanse(key, sizeof key);
 	int64_t id, inv_ids[KM_CONSULT_MAX_INVITEES];
 	char tokens[KM_CONSULT_MAX_INVITEES][KM_TOKEN_LEN];
-	int rc = km_consults_create(c->srv->store, c->user.org_id, c->user.id, jl ? json_string_value(jl) : "",
-				    json_integer_value(js), json_integer_value(je), c->now, c->policy.consult_max_hours,
-				    emails, kinds, n, sealed, slen, &id, inv_ids, tokens);
+	char d[32];
+	snprintf(d, sizeof d, "invitees=%zu", n);
+	int rc = km_accounts_tx_begin(c->srv->store);
+	if (rc == 0) {
+		rc = km_consults_create(c->srv->store, c->user.org_id, c->user.id, jl ? json_string_value(jl) : "",
+					json_integer_value(js), json_integer_value(je), c->now, c->policy.consult_max_hours,
+					emails, kinds, n, sealed, slen, &id, inv_ids, tokens);
+		if (rc == 0)
+			rc = km_api_audit_in_tx(c, -1, "consult.create", "success", "consult", id, d);
+		rc = km_api_tx_end(c->srv, rc);
+	}
 	if (rc == KM_EINVAL) {
 		char msg[160];
 		snprintf(msg, sizeof msg, "expires_at must be in the future and at most %ld hours from now; "
@@ -185,9 +193,6 @@ static void consult_create(km_api_ctx_t *c)
 		km_api_store_failed(c, "consult_create", rc);
 		return;
 	}
-	char d[32];
-	snprintf(d, sizeof d, "invitees=%zu", n);
-	km_api_audit(c, -1, "consult.create", "success", "consult", id, d);
 	km_consult_t k;
 	km_consults_get(c->srv->store, id, &k);
 	for (size_t i = 0; i < n; i++)

@@ -59,6 +59,13 @@ void km_auth_set_cookie(km_api_ctx_t *c, const char *token);
 void km_api_audit(km_api_ctx_t *c, int64_t org_id, const char *action, const char *outcome,
 		  const char *object_type, int64_t object_id, const char *detail);
 
+/* As km_api_audit, inside a transaction opened with km_accounts_tx_begin;
+ * returns the append's result. km_api_tx_end commits (rc 0) or rolls back,
+ * then writes or drops the audit head line. */
+int km_api_audit_in_tx(km_api_ctx_t *c, int64_t org_id, const char *action, const char *outcome,
+		       const char *object_type, int64_t object_id, const char *detail);
+int km_api_tx_end(km_server_t *srv, int rc);
+
 /* Reads field name of the body as a string of 1..max bytes; on failure
  * writes a 400 naming the field and returns NULL. */
 const char *km_api_str(km_api_ctx_t *c, const char *name, size_t max);

@@ -69,11 +69,11 @@ int km_auth_load(km_api_ctx_t *c)
 	return 0;
 }
 
-void km_api_audit(km_api_ctx_t *c, int64_t org_id, const char *action, const char *outcome,
+static int api_audit(km_api_ctx_t *c, int in_tx, int64_t org_id, const char *action, const char *outcome,
 		  const char *object_type, int64_t object_id, const char *detail)
 {
 	if (!c->srv->audit)
-		return;
+		return 0;
 	char actor[32], object[32], ip[64];
 	const char *role = "unknown";
 	if (c->has_session) {
@@ -103,13 +103,44 @@ void km_api_audit(km_api_ctx_t *c, int64_t org_id, const char *action, const cha
 		.client_ip = ip,
 		.detail = detail,
 	};
-	int rc = km_audit_append(c->srv->audit, &ev, NULL);
+	int rc = in_tx ? km_audit_append_in_tx(c->srv->audit, &ev, NULL) : km_audit_append(c->srv->audit, &ev, NULL);
 	if (rc)
 		km_error("audit", "append_failed", "action=%s err=%s", action, km_err_name(rc));
+	return rc;
+}
+
+void km_api_audit(km_api_ctx_t *c, int64_t org_id, const char *action, const char *outcome,
+		  const char *object_type, int64_t object_id, const char *detail)
+{
+	api_audit(c, 0, org_id, action, outcome, object_type, object_id, detail);
+}
+
+int km_api_audit_in_tx(km_api_ctx_t *c, int64_t org_id, const char *action, const char *outcome,
+		       const char *object_type, int64_t object_id, const char *detail)
+{
+	return api_audit(c, 1, org_id, action, outcome, object_type, object_id, detail);
+}
+
+int km_api_tx_end(km_server_t *srv, int rc)
+{
+	rc = km_accounts_tx_end(srv->store, rc);
+	if (srv->audit) {
+		if (rc == 0)
+			km_audit_after_commit(srv->audit);
+		else
+			km_audit_after_rollback(srv->audit);
+	}
+	return rc;
 }
 
 void km_api_store_failed(km_api_ctx_t *c, const char *op, int rc)
 {
+	if (rc == KM_EFULL || km_store_full(c->srv->store)) {
+		km_error("api", "storage_full", "op=%s err=%s", op, km_err_name(rc));
+		km_http_error(c->resp, 507, "storage_full",
+			      "the server's storage is full; nothing was changed. Tell the administrator.");
+		return;
+	}
 	km_error("api", "store_failed", "op=%s err=%s", op, km_err_name(rc));
 	km_http_error(c->resp, 503, "store_failed", "could not save; nothing was changed, try again");
 }

@@ -24,8 +24,18 @@ static int err(struct lws *wsi, km_ws_conn_t *c, const char *code, const char *m
 	return km_ws_send_error(wsi, c, code, message, NULL) ? -1 : 0;
 }
 
+/* A write failed: says whether the server's disk is full. */
+static int store_err(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, const char *message)
+{
+	if (km_store_full(srv->store)) {
+		km_error("consult", "storage_full", "ip=%s", c->ip);
+		return err(wsi, c, "storage_full", "The server's storage is full; nothing was saved. Tell the clinic.");
+	}
+	return err(wsi, c, "store_failed", message);
+}
+
 /* One audit row for a WSS caller (participant pseudonym or staff user). */
-static void audit(km_server_t *srv, km_ws_conn_t *c, int64_t org_id, const char *action, const char *outcome,
+static int audit(km_server_t *srv, km_ws_conn_t *c, int in_tx, int64_t org_id, const char *action, const char *outcome,
 		  const char *actor_type, const char *actor_id, const char *role, const char *object_type,
 		  int64_t object_id)
 {
@@ -35,8 +45,10 @@ static void audit(km_server_t *srv, km_ws_conn_t *c, int64_t org_id, const char 
 	km_audit_event_t ev = { .org_id = org_id, .action = action, .outcome = outcome, .actor_type = actor_type,
 				.actor_id = actor_id, .actor_role = role, .object_type = object_type, .object_id = obj,
 				.client_ip = ip };
-	if (srv->audit && km_audit_append(srv->audit, &ev, NULL) != 0)
+	int rc = !srv->audit ? 0 : in_tx ? km_audit_append_in_tx(srv->audit, &ev, NULL) : km_audit_append(srv->audit, &ev, NULL);
+	if (rc)
 		km_error("audit", "append_failed", "action=%s", action);
+	return rc;
 }
 
 static int online(km_server_t *srv, int64_t participant_id)
@@ -302,20 +314,26 @@ static int on_consent(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t
 	char *nl = NULL, *en = NULL;
 	if (km_consults_get(srv->store, p.consult_id, &k) != 0 ||
 	    km_consults_consent_current(srv->store, k.org_id, &version, &nl, &en) != 0)
-		return err(wsi, c, "store_failed", "try again");
+		return store_err(srv, wsi, c, "try again");
 	free(nl);
 	free(en);
 	if (json_integer_value(ver) != version)
 		return err(wsi, c, "consent_outdated", "the consent text changed; read it again");
 	int given = json_is_true(accept);
-	if (km_consults_consent_record(srv->store, p.id, given, version, km_clock_now()) != 0)
-		return err(wsi, c, "store_failed", "try again");
-	if (given && !pending && km_consults_participant_step(srv->store, p.id, "consent", "name", km_clock_now()) != 0)
-		return err(wsi, c, "store_failed", "try again");
-	if (given && pending)
-		km_consults_reconsent_clear(srv->store, p.id);
-	audit(srv, c, k.org_id, given ? "consent.given" : "consent.refused", "success", "participant", p.pseudonym,
-	      p.kind, "consult", k.id);
+	int rc = km_accounts_tx_begin(srv->store);
+	if (rc == 0) {
+		rc = km_consults_consent_record(srv->store, p.id, given, version, km_clock_now());
+		if (rc == 0 && given && !pending)
+			rc = km_consults_participant_step(srv->store, p.id, "consent", "name", km_clock_now());
+		if (rc == 0 && given && pending)
+			rc = km_consults_reconsent_clear(srv->store, p.id);
+		if (rc == 0)
+			rc = audit(srv, c, 1, k.org_id, given ? "consent.given" : "consent.refused", "success", "participant",
+				   p.pseudonym, p.kind, "consult", k.id);
+		rc = km_api_tx_end(srv, rc);
+	}
+	if (rc)
+		return store_err(srv, wsi, c, "try again");
 	send_state(srv, p.id, given ? (pending ? "admitted" : "name") : "refused");
 	km__consult_notify_staff(srv, p.consult_id);
 	return 0;
@@ -335,7 +353,7 @@ static int on_name(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *m
 			return err(wsi, c, "invalid_message", "display_name has a control character");
 	if (km_consults_set_display_name(srv->store, p.id, json_string_value(name)) != 0 ||
 	    km_consults_participant_step(srv->store, p.id, "name", "waiting", km_clock_now()) != 0)
-		return err(wsi, c, "store_failed", "try again");
+		return store_err(srv, wsi, c, "try again");
 	km_consult_t k;
 	km_policy_t pol;
 	/* Colleagues skip the waiting room unless the org's policy says otherwise
@@ -402,7 +420,7 @@ static int on_chat(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *m
 	if (!rc)
 		rc = km_consults_chat_add(srv->store, k.id, sender, sealed, slen, now, &id);
 	if (rc)
-		return err(wsi, c, "store_failed", "the message was not sent; try again");
+		return store_err(srv, wsi, c, "the message was not sent; try again");
 	send_to(srv, k.id, TO_STAFF | TO_ADMITTED, 0,
 		json_pack("{s:s,s:s,s:O,s:I}", "type", "chat", "from", sender, "text", text, "ts", (json_int_t)now));
 	return 0;
@@ -509,12 +527,19 @@ static int decide(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *ms
 		return 0;
 	if (km_consults_get(srv->store, p.consult_id, &k) != 0)
 		return err(wsi, c, "not_found", "no such consult");
-	if (km_consults_participant_step(srv->store, p.id, "waiting", admit ? "admitted" : "refused", km_clock_now()))
-		return err(wsi, c, "out_of_order", "this person is not waiting");
 	char actor[32];
 	snprintf(actor, sizeof actor, "%lld", (long long)c->user_id);
-	audit(srv, c, k.org_id, admit ? "participant.admit" : "participant.refuse", "success", "user", actor,
-		      "clinician", "participant", p.id);
+	int rc = km_accounts_tx_begin(srv->store);
+	if (rc)
+		return store_err(srv, wsi, c, "try again");
+	if (km_consults_participant_step(srv->store, p.id, "waiting", admit ? "admitted" : "refused", km_clock_now())) {
+		km_api_tx_end(srv, KM_EPERM);
+		return err(wsi, c, "out_of_order", "this person is not waiting");
+	}
+	rc = audit(srv, c, 1, k.org_id, admit ? "participant.admit" : "participant.refuse", "success", "user", actor,
+		   "clinician", "participant", p.id);
+	if (km_api_tx_end(srv, rc))
+		return store_err(srv, wsi, c, "try again");
 	if (admit) {
 		json_t *m = json_pack("{s:s,s:s,s:o}", "type", "state", "state", "admitted", "chat",
 				      km__consult_chat_json(srv, &k));
@@ -548,7 +573,7 @@ static int on_end(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *ms
 	char actor[32];
 	snprintf(actor, sizeof actor, "%lld", (long long)c->user_id);
 	if (km_consults_get(srv->store, c->consult_id, &k) == 0)
-		audit(srv, c, k.org_id, "consult.end", "success", "user", actor, "clinician", "consult", k.id);
+		audit(srv, c, 0, k.org_id, "consult.end", "success", "user", actor, "clinician", "consult", k.id);
 	km__consult_end(srv, c->consult_id, "ended_by_clinician");
 	return 0;
 }

@@ -217,6 +217,31 @@ static int method_of(struct lws *wsi)
 	}
 }
 
+/* The URI arguments, '&'-joined: lws keeps each as its own fragment (a
+ * plain lws_hdr_copy gives only the first). Arguments that do not fit are
+ * left out whole. */
+static void copy_query(struct lws *wsi, char *out, size_t cap)
+{
+	size_t used = 0;
+	char frag[512];
+	out[0] = 0;
+	for (int i = 0; i < 32; i++) {
+		int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n < 0)
+			break;
+		if (n == 0)
+			continue;
+		size_t need = (size_t)n + (used ? 1 : 0);
+		if (used + need >= cap)
+			continue;
+		if (used)
+			out[used++] = '&';
+		memcpy(out + used, frag, (size_t)n);
+		used += (size_t)n;
+		out[used] = 0;
+	}
+}
+
 int km_http_on_request(km_server_t *srv, struct lws *wsi, km_http_req_t *req, const char *uri, size_t urilen)
 {
 	resp_reset(&req->resp);
@@ -236,8 +261,7 @@ int km_http_on_request(km_server_t *srv, struct lws *wsi, km_http_req_t *req, co
 	if (qm)
 		*qm = 0;
 	req->query[0] = req->origin[0] = req->user_agent[0] = req->session[0] = req->device[0] = 0;
-	if (lws_hdr_copy(wsi, req->query, sizeof req->query, WSI_TOKEN_HTTP_URI_ARGS) < 0)
-		req->query[0] = 0;
+	copy_query(wsi, req->query, sizeof req->query);
 	if (lws_hdr_copy(wsi, req->origin, sizeof req->origin, WSI_TOKEN_ORIGIN) < 0)
 		req->origin[0] = 0;
 	if (lws_hdr_copy(wsi, req->user_agent, sizeof req->user_agent, WSI_TOKEN_HTTP_USER_AGENT) < 0)

@@ -278,7 +278,7 @@ int km_server_new(const km_server_opts_t *opts, km_server_t **out, char *err, si
 	srv->throttle = km_throttle_new(8192, 3, 60000);
 	/* Failed join tokens: 20 per 10 minutes per address, then refused unchecked. */
 	srv->bad_tokens = km_ratelimit_new(8192, 20.0 / 600.0, 20.0, 1);
-	/* Password checks per account in any hour: at most 20 + 60 from
+	/* Failed password checks per account in any hour: at most 20 + 60 from
 	 * strangers and 10 + 10 from the account's known devices (100). */
 	srv->pw_budget = km_ratelimit_new(8192, 60.0 / 3600.0, 20.0, 1);
 	srv->pw_budget_known = km_ratelimit_new(8192, 10.0 / 3600.0, 10.0, 1);

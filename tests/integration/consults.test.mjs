@@ -368,6 +368,10 @@ describe('consults', () => {
     const events = r.json.rows.map((x) => x.event);
     for (const e of ['admitted', 'waiting', 'refused', 'ended']) assert.ok(events.includes(e), e);
     assert.ok(!r.body.includes('@') && !r.body.includes('Anna'), 'no email or name in the call log');
+    // Every query argument counts, not only the first.
+    r = await admin.get(`/api/v1/admin/calllog?after=${r.json.rows[0].id}&limit=2`);
+    assert.equal(r.status, 200);
+    assert.equal(r.json.rows.length, 2, 'limit=2 after after=');
     r = await admin.get('/api/v1/admin/calllog.csv');
     assert.match(r.body.split('\n')[0], /^id,consult_id,ts,event,role,pseudonym/);
     r = await admin.get('/api/v1/admin/audit?limit=1000');

@@ -28,7 +28,7 @@ export function wsConnect(k, { cookie, origin, autoPong = true } = {}) {
     ws.type = (type, ms) => ws.waitFor((m) => m.type === type, ms);
     ws.sendJson = (o) => ws.send(JSON.stringify(o));
     ws.request = async (o, type) => { ws.sendJson(o); return ws.waitFor((m) => m.type === type || m.type === 'error'); };
-    ws.once('open', async () => { await ws.type('hello'); resolve(ws); });
+    ws.once('open', () => { ws.type('hello').then(() => resolve(ws), reject); });
     ws.once('error', reject);
   });
 }
