@@ -173,6 +173,7 @@ export function callView({ conn, devices = () => ({}), onEcho = () => {} }) {
     const cipher = CIPHERS[s.srtp] || s.srtp || '';
     if (s.state !== 'connected') up[s.conn] = false;
     if (s.state === 'connecting') status('call.connecting');
+    else if (s.state === 'interrupted') banner('call.interrupted');
     else if (s.state === 'connected') {
       banner(null);
       up[s.conn] = true;

@@ -19,7 +19,11 @@
 // Threads: the page's one (event callbacks only).
 
 export const CONNS = Object.freeze(['pub', 'sub', 'echo']);
-const RETRY_MS = 2000;
+// A failed pub or sub connection is made again, fresh, after these delays
+// (ms); a connection the browser reports "disconnected" (no answers to its
+// consent checks) is given DISCONNECT_GRACE_MS to come back by itself.
+const RETRY_MS = Object.freeze([2000, 4000, 8000]);
+const DISCONNECT_GRACE_MS = 8000;
 
 // The camera goes to kamer in simulcast layers, lowest first, so that kamer
 // can give each viewer the one its bandwidth carries (docs/media.md): half
@@ -153,7 +157,9 @@ export class CallMedia {
   // onPeople([{id, info: {participant, role, name}, stream}]): who we receive.
   // onState({conn, state, srtp, reason, retrying}): from media.state, and
   //   'connecting' when a connection starts; retrying says whether a
-  //   failed pub or sub is tried again.
+  //   failed pub or sub is tried again (up to three times, fresh);
+  //   'interrupted' while the browser reports it disconnected, 'connected'
+  //   again when it comes back.
   // onError({conn, code, message}): the server refused (sdp_invalid,
   //   media_unavailable, out_of_order) or the browser failed.
   // PeerConnection, Stream and timers are for tests.
@@ -168,7 +174,7 @@ export class CallMedia {
     this.local = null; // MediaStream: our microphone and camera
     this.recs = { pub: null, sub: null, echo: null }; // conn -> record (see open())
     this.awaiting = { pub: [], echo: [] }; // records whose offer waits for kamer's answer, in order
-    this.retried = { pub: false, sub: false };
+    this.retried = { pub: 0, sub: 0 }; // retries since the last connected
     this.retryTimers = { pub: null, sub: null };
     this.wanted = { pub: false, sub: false }; // the page asked for them (a retry only then)
     this.streams = {}; // kamer's "streams" map of the last offer: k<N> -> who
@@ -247,8 +253,24 @@ export class CallMedia {
     };
     pc.onconnectionstatechange = () => {
       if (rec.closed || this.recs[kind] !== rec) return;
-      if (pc.connectionState === 'connected') rec.connected = true;
-      if (pc.connectionState === 'failed') this.failed(kind, rec, 'browser: connection failed');
+      const st = pc.connectionState;
+      if (st === 'connected') {
+        rec.connected = true;
+        if (rec.interrupted) {
+          rec.interrupted = false;
+          this.clearGrace(rec);
+          this.cb.onState({ conn: kind, state: 'connected', srtp: rec.srtp });
+        }
+      } else if (st === 'disconnected' && rec.connected && !rec.interrupted) {
+        rec.interrupted = true;
+        this.cb.onState({ conn: kind, state: 'interrupted' });
+        rec.grace = this.impl.timers.setTimeout(() => {
+          rec.grace = null;
+          if (!rec.closed && rec.interrupted) this.failed(kind, rec, 'browser: connection lost');
+        }, DISCONNECT_GRACE_MS);
+      } else if (st === 'failed') {
+        this.failed(kind, rec, 'browser: connection failed');
+      }
     };
     return rec;
   }
@@ -261,10 +283,16 @@ export class CallMedia {
   }
 
   // Closes our side of kind; tells kamer when tell is true.
+  clearGrace(rec) {
+    if (rec.grace) this.impl.timers.clearTimeout(rec.grace);
+    rec.grace = null;
+  }
+
   drop(kind, tell) {
     const rec = this.recs[kind];
     if (!rec) return;
     rec.closed = true;
+    this.clearGrace(rec);
     this.recs[kind] = null;
     try { rec.pc.close(); } catch { /* closed already */ }
     if (tell) this.conn.send({ type: 'media.close', conn: kind });
@@ -337,7 +365,7 @@ export class CallMedia {
       const tell = !!this.recs[k] || (k === 'sub' && this.wanted.sub);
       if (k !== 'echo') {
         this.wanted[k] = false;
-        this.retried[k] = false;
+        this.retried[k] = 0;
         this.impl.timers.clearTimeout(this.retryTimers[k]);
         this.retryTimers[k] = null;
       }
@@ -355,7 +383,7 @@ export class CallMedia {
       this.drop(k, false);
     }
     this.awaiting = { pub: [], echo: [] };
-    this.retried = { pub: false, sub: false };
+    this.retried = { pub: 0, sub: 0 };
   }
 
   // Stops listening to the connection for good.
@@ -480,7 +508,8 @@ export class CallMedia {
     if (!rec) return;
     if (m.state === 'connected') {
       rec.connected = true;
-      if (m.conn !== 'echo') this.retried[m.conn] = false;
+      rec.srtp = m.srtp;
+      if (m.conn !== 'echo') this.retried[m.conn] = 0;
       this.cb.onState({ conn: m.conn, state: 'connected', srtp: m.srtp });
     } else if (m.state === 'failed') {
       this.failed(m.conn, rec, m.reason);
@@ -491,23 +520,23 @@ export class CallMedia {
     }
   }
 
-  // A pub or sub connection failed: once, try again fresh after 2 s.
+  // A pub or sub connection failed: try again fresh after 2, 4, then 8 s.
   failed(kind, rec, reason) {
     if (rec.closed) return;
     this.drop(kind, true);
-    const retrying = kind !== 'echo' && this.wanted[kind] && !this.retried[kind];
+    const retrying = kind !== 'echo' && this.wanted[kind] && this.retried[kind] < RETRY_MS.length;
     this.cb.onState({ conn: kind, state: 'failed', reason, retrying });
     if (!retrying) {
       if (kind !== 'echo') this.wanted[kind] = false;
       return;
     }
-    this.retried[kind] = true;
+    const delay = RETRY_MS[this.retried[kind]++];
     this.retryTimers[kind] = this.impl.timers.setTimeout(() => {
       this.retryTimers[kind] = null;
       if (!this.wanted[kind]) return;
       if (kind === 'pub') this.publish();
       else this.subscribe();
-    }, RETRY_MS);
+    }, delay);
   }
 
   onServerError(m) {

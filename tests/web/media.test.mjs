@@ -173,7 +173,7 @@ test('subscribe: one connection answers every version; people by msid stream', a
   assert.deepEqual(sent.filter((m) => m.type === 'media.answer').map((m) => m.version), [1, 2, 3]);
 });
 
-test('a failed connection is tried once more after 2 s, fresh', async () => {
+test('a failed connection is made again, fresh, after 2, 4 and 8 s; then given up', async () => {
   const { sent, recv, pcs, media, timers, events } = fakes();
   await media.publish();
   await recv({ type: 'media.answer', conn: 'pub', sdp: 'answer' });
@@ -181,14 +181,59 @@ test('a failed connection is tried once more after 2 s, fresh', async () => {
   assert.deepEqual(events.states.at(-1), { conn: 'pub', state: 'failed', reason: 'ice: consent lost', retrying: true });
   assert.equal(pcs[0].closed, true);
   assert.equal(sent.at(-1).type, 'media.close');
-  assert.deepEqual(timers.fire(), [2000]);
-  await tick();
-  assert.equal(pcs.length, 2, 'a new peer connection');
-  assert.equal(sent.filter((m) => m.type === 'media.publish').length, 2);
+  for (const [i, ms] of [[1, 2000], [2, 4000], [3, 8000]]) {
+    if (i > 1) {
+      await recv({ type: 'media.answer', conn: 'pub', sdp: 'answer' });
+      await recv({ type: 'media.state', conn: 'pub', state: 'failed', reason: 'ice: failed' });
+      assert.equal(events.states.at(-1).retrying, true, `retry ${i}`);
+    }
+    assert.deepEqual(timers.fire(), [ms]);
+    await tick();
+    assert.equal(pcs.length, i + 1, 'a new peer connection');
+    assert.equal(sent.filter((m) => m.type === 'media.publish').length, i + 1);
+  }
   await recv({ type: 'media.answer', conn: 'pub', sdp: 'answer' });
   await recv({ type: 'media.state', conn: 'pub', state: 'failed', reason: 'ice: failed' });
-  assert.equal(events.states.at(-1).retrying, false, 'only once');
+  assert.equal(events.states.at(-1).retrying, false, 'three times at most');
   assert.deepEqual(timers.fire(), []);
+});
+
+test('a connection that comes back counts as new: the retries start over', async () => {
+  const { recv, pcs, media, timers, events } = fakes();
+  await media.publish();
+  await recv({ type: 'media.answer', conn: 'pub', sdp: 'answer' });
+  for (let round = 0; round < 4; round++) {
+    await recv({ type: 'media.state', conn: 'pub', state: 'failed', reason: 'ice: consent lost' });
+    assert.equal(events.states.at(-1).retrying, true, `round ${round}`);
+    assert.deepEqual(timers.fire(), [2000]);
+    await tick();
+    await recv({ type: 'media.answer', conn: 'pub', sdp: 'answer' });
+    await recv({ type: 'media.state', conn: 'pub', state: 'connected', srtp: 'SRTP_AEAD_AES_256_GCM' });
+  }
+  assert.equal(pcs.length, 5);
+});
+
+test('disconnected: "interrupted" at once, "connected" when it comes back, a fresh connection after 8 s', async () => {
+  const { recv, pcs, media, timers, events, sent } = fakes();
+  await media.publish();
+  await recv({ type: 'media.answer', conn: 'pub', sdp: 'answer' });
+  await recv({ type: 'media.state', conn: 'pub', state: 'connected', srtp: 'SRTP_AEAD_AES_256_GCM' });
+  const pc = pcs[0];
+  const to = (st) => { pc.connectionState = st; pc.onconnectionstatechange(); };
+  to('disconnected');
+  assert.deepEqual(events.states.at(-1), { conn: 'pub', state: 'interrupted' });
+  to('connected');
+  assert.deepEqual(events.states.at(-1), { conn: 'pub', state: 'connected', srtp: 'SRTP_AEAD_AES_256_GCM' });
+  assert.deepEqual(timers.pending, [], 'the grace timer is gone');
+  to('disconnected');
+  assert.equal(events.states.at(-1).state, 'interrupted');
+  assert.deepEqual(timers.fire(), [8000]);
+  assert.deepEqual(events.states.at(-1), { conn: 'pub', state: 'failed', reason: 'browser: connection lost', retrying: true });
+  assert.equal(pc.closed, true);
+  assert.equal(sent.at(-1).type, 'media.close');
+  assert.deepEqual(timers.fire(), [2000]);
+  await tick();
+  assert.equal(pcs.length, 2, 'made again, fresh');
 });
 
 test('an answer for a replaced offer is not taken for the new one', async () => {
