@@ -1,5 +1,6 @@
 /* api.c — the JSON API's router: route tables, the Origin check for
- * state-changing requests, body parsing, the session and role checks, and
+ * state-changing requests, body parsing and its schema check
+ * (signaling/schema.h), the session and role checks, and
  * the small endpoints (/healthz, version, test hooks). Every error uses the
  * one format {"error": {"code": ..., "message": ...}}. Signaling thread only. */
 #include "core/clock.h"
@@ -8,6 +9,7 @@
 #include "media/sfu.h"
 #include "signaling/api_int.h"
 #include "signaling/consult_int.h"
+#include "signaling/schema.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +211,18 @@ static int stage_in(const char *stage, const char *list)
 	return 0;
 }
 
+/* 400 invalid_field with the schema's reason and the field it names. */
+static void invalid_field(km_http_resp_t *resp, const char *why)
+{
+	char field[96];
+	if (km_schema_err_field(why, field, sizeof field) != 0) {
+		km_http_error(resp, 400, "invalid_field", why);
+		return;
+	}
+	km_http_json(resp, 400, json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "invalid_field", "message", why, "field",
+					  field));
+}
+
 static void run_route(km_server_t *srv, km_http_req_t *req, const km_route_t *r, int64_t id, int is_test)
 {
 	km_api_ctx_t c;
@@ -220,14 +234,23 @@ static void run_route(km_server_t *srv, km_http_req_t *req, const km_route_t *r,
 	c.id = id;
 	int changes = r->method != KM_GET;
 	if (changes && !is_test && !origin_ok(srv, req->origin)) {
-		km_warn("api", "origin_refused", "ip=%s", req->ip);
+		km_warn("api", "origin_refused", "ip=%s", KM_LOG_IP(srv, req->ip));
 		km_http_error(c.resp, 403, "origin_refused", "this request must come from kamer's own pages");
 		return;
 	}
+	/* The body is parsed now (invalid JSON is a 400 before anything else)
+	 * and checked against its schema after the caller's rights: a
+	 * stranger gets 401, not a lesson in the body's shape. */
+	int field_rc = 0;
+	char why[200];
 	if (r->method == KM_POST || r->method == KM_PUT || r->method == KM_PATCH) {
-		c.body = km_api_body_object(req);
-		if (!c.body)
+		field_rc = km_schema_api_body(r->method, r->pattern, req->body, req->body_len, &c.body, why, sizeof why);
+		if (!c.body) {
+			km_http_error(c.resp, 400, km_schema_api_code(field_rc),
+				      field_rc == KM_SCHEMA_EJSON ? "the request body is not valid JSON"
+								  : "the request body must be a JSON object");
 			return;
+		}
 	}
 	if (r->auth != KM_AUTH_NONE) {
 		if (km_auth_load(&c) != 0) {
@@ -246,6 +269,10 @@ static void run_route(km_server_t *srv, km_http_req_t *req, const km_route_t *r,
 			km_http_error(c.resp, 403, "forbidden", "only an administrator may do this");
 			goto out;
 		}
+	}
+	if (field_rc == KM_SCHEMA_EFIELD) {
+		invalid_field(c.resp, why);
+		goto out;
 	}
 	r->fn(&c);
 	if (!c.resp->status)

@@ -28,7 +28,7 @@ static int err(struct lws *wsi, km_ws_conn_t *c, const char *code, const char *m
 static int store_err(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, const char *message)
 {
 	if (km_store_full(srv->store)) {
-		km_error("consult", "storage_full", "ip=%s", c->ip);
+		km_error("consult", "storage_full", "ip=%s", c->ip_log);
 		return err(wsi, c, "storage_full", "The server's storage is full; nothing was saved. Tell the clinic.");
 	}
 	return err(wsi, c, "store_failed", message);
@@ -255,7 +255,7 @@ static int on_join(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *m
 	if (!json_is_string(t) || json_string_length(t) != 43 ||
 	    km_consults_redeem(srv->store, json_string_value(t), km_clock_now(), &p, cookie) != 0) {
 		km_ratelimit_take(srv->bad_tokens, c->ip, now_ms);
-		km_warn("consult", "join_refused", "ip=%s", c->ip);
+		km_warn("consult", "join_refused", "ip=%s", c->ip_log);
 		return err(wsi, c, "link_invalid", "This link is not valid (anymore).");
 	}
 	km_info("consult", "joined", "consult=%lld participant=%s other_device=%d", (long long)p.consult_id, p.pseudonym,

@@ -198,7 +198,7 @@ static void dispatch(km_server_t *srv, struct lws *wsi, km_http_req_t *req)
 	if (!km_api_dispatch(srv, req))
 		serve_static(srv, req);
 	char q[600];
-	km_info("http", "request", "ip=%s method=%d path=%s status=%d bytes=%zu", req->ip, req->method,
+	km_info("http", "request", "ip=%s method=%d path=%s status=%d bytes=%zu", KM_LOG_IP(srv, req->ip), req->method,
 		km_log_quote(q, sizeof q, loggable_path(req->path)), req->resp.status, req->resp.len);
 	lws_callback_on_writable(wsi);
 }
@@ -277,7 +277,7 @@ int km_http_on_request(km_server_t *srv, struct lws *wsi, km_http_req_t *req, co
 	if (wait > 0) {
 		km_http_error(&req->resp, 429, "rate_limited", "too many requests, try again later");
 		req->resp.retry_after = (wait + 999) / 1000;
-		km_warn("http", "rate_limited", "ip=%s", req->ip);
+		km_warn("http", "rate_limited", "ip=%s", KM_LOG_IP(srv, req->ip));
 		lws_callback_on_writable(wsi);
 		return 0;
 	}

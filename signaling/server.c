@@ -16,6 +16,8 @@
 #include "media/sfu.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <errno.h>
 #include <arpa/inet.h>
@@ -55,6 +57,23 @@ static km_server_t *server_of(struct lws *wsi)
  * fd is remembered so that WSI_DESTROY of the connection can uncount it. */
 static void fd_closed(km_server_t *srv, int fd);
 
+const char *km__log_ip(const km_server_t *srv, const char *ip, char out[KM_LOG_IP_MAX])
+{
+	char net[64];
+	uint8_t mac[32];
+	size_t mlen = 0;
+	km_audit_ip_truncate(ip, 0, net, sizeof net);
+	if (!net[0])
+		snprintf(net, sizeof net, "unknown");
+	if (!ip || !EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, srv->log_key, sizeof srv->log_key,
+			      (const uint8_t *)ip, strlen(ip), mac, sizeof mac, &mlen)) {
+		snprintf(out, KM_LOG_IP_MAX, "%s", net);
+		return out;
+	}
+	snprintf(out, KM_LOG_IP_MAX, "%s~%02x%02x%02x", net, mac[0], mac[1], mac[2]);
+	return out;
+}
+
 static int filter_network(km_server_t *srv, int fd)
 {
 	char ip[48];
@@ -64,11 +83,12 @@ static int filter_network(km_server_t *srv, int fd)
 	if (lws_get_peer_simple_fd(fd, ip, sizeof ip) == NULL)
 		snprintf(ip, sizeof ip, "unknown");
 	if (srv->stopping || srv->open_conns >= srv->cfg->max_connections) {
-		km_warn("net", "refused", "ip=%s reason=%s", ip, srv->stopping ? "stopping" : "max_connections");
+		km_warn("net", "refused", "ip=%s reason=%s", KM_LOG_IP(srv, ip),
+			srv->stopping ? "stopping" : "max_connections");
 		return -1;
 	}
 	if (km_ratelimit_conn_open(srv->rl, ip, km__now_ms()) != 0) {
-		km_warn("net", "refused", "ip=%s reason=max_connections_per_ip", ip);
+		km_warn("net", "refused", "ip=%s reason=max_connections_per_ip", KM_LOG_IP(srv, ip));
 		return -1;
 	}
 	srv->open_conns++;
@@ -274,6 +294,10 @@ int km_server_new(const km_server_opts_t *opts, km_server_t **out, char *err, si
 	srv->store = opts->store;
 	srv->audit = opts->audit;
 	memcpy(srv->server_key, opts->server_key, sizeof srv->server_key);
+	if (RAND_bytes(srv->log_key, sizeof srv->log_key) != 1) {
+		rc = KM_ECRYPTO;
+		goto fail;
+	}
 	set_origins(srv);
 	srv->throttle = km_throttle_new(8192, 3, 60000);
 	/* Failed join tokens: 20 per 10 minutes per address, then refused unchecked. */

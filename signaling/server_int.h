@@ -17,6 +17,7 @@ struct km_server {
 	km_store_t *store;
 	km_audit_t *audit;
 	uint8_t server_key[32];
+	uint8_t log_key[32];       /* random per run: the address tags in the log (km__log_ip) */
 	km_throttle_t *throttle;   /* failed sign-in attempts per address and per account+address */
 	km_ratelimit_t *pw_budget;       /* password checks per account, browsers without the device mark */
 	km_ratelimit_t *pw_budget_known; /* ... and with it (api_auth.c: at most 100 per hour in all) */
@@ -51,5 +52,13 @@ typedef struct km_conn {
 uint64_t km__now_ms(void);
 /* Applies every organisation's retention to the audit log now. */
 void km__server_retention(km_server_t *srv);
+
+/* An address as the operator's log shows it: its /24 (IPv4) or /48 (IPv6)
+ * and a short tag keyed per run, so that lines of one address can be told
+ * apart and followed within a run without the log holding the address
+ * itself ("203.0.113.0/24~4f0a9c"). Returns out. */
+#define KM_LOG_IP_MAX 72
+const char *km__log_ip(const km_server_t *srv, const char *ip, char out[KM_LOG_IP_MAX]);
+#define KM_LOG_IP(srv, ip) km__log_ip((srv), (ip), (char[KM_LOG_IP_MAX]){ 0 })
 
 #endif

@@ -1,8 +1,10 @@
-/* ws.c — the WSS endpoint: message assembly, JSON checks, dispatch by
- * "type", per-connection outgoing queue. lws service thread only. */
+/* ws.c — the WSS endpoint: message assembly, the schema check of each
+ * message (signaling/schema.h), dispatch by "type", per-connection outgoing
+ * queue. lws service thread only. */
 #include "signaling/ws.h"
 
 #include "core/log.h"
+#include "signaling/schema.h"
 #include "signaling/server_int.h"
 
 #include <stdlib.h>
@@ -21,10 +23,10 @@ typedef int (*handler_fn)(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, js
 
 static int on_ping(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *msg)
 {
-	json_t *ref = json_object_get(msg, "ref");
+	const char *ref = km_schema_ws_ref(msg);
 	json_t *pong = json_pack("{s:s}", "type", "pong");
-	if (json_is_string(ref) && json_string_length(ref) <= 64)
-		json_object_set(pong, "ref", ref);
+	if (pong && ref)
+		json_object_set_new(pong, "ref", json_string(ref));
 	return km_ws_send(wsi, c, pong);
 }
 
@@ -43,7 +45,7 @@ int km_ws_send(struct lws *wsi, km_ws_conn_t *c, json_t *msg)
 		return -1;
 	if (c->out_count >= OUT_QUEUE_MAX) {
 		free(s);
-		km_warn("ws", "queue_full", "ip=%s", c->ip);
+		km_warn("ws", "queue_full", "ip=%s", c->ip_log);
 		return -1;
 	}
 	size_t len = strlen(s);
@@ -79,6 +81,7 @@ int km_ws_on_open(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c)
 {
 	c->wsi = wsi;
 	c->media_id = ++srv->next_media_id;
+	km__log_ip(srv, c->ip, c->ip_log);
 	size_t n = sizeof c->session;
 	if (lws_http_cookie_get(wsi, KM_SESSION_COOKIE, c->session, &n) != 0)
 		c->session[0] = 0;
@@ -89,46 +92,53 @@ int km_ws_on_open(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c)
 	if (srv->ws_list)
 		srv->ws_list->prev = c;
 	srv->ws_list = c;
-	km_info("ws", "open", "ip=%s", c->ip);
+	km_info("ws", "open", "ip=%s", c->ip_log);
 	return km_ws_send(wsi, c, json_pack("{s:s,s:i}", "type", "hello", "protocol", 1));
 }
 
+/* Checks the message against its schema (signaling/schema.h) and hands it
+ * to its type's handler; every refusal keeps the connection open. */
 static int handle_message(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c)
 {
 	srv->ws_msgs_in++;
-	json_error_t jerr;
-	json_t *msg = json_loadb(c->msg, c->msg_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!msg)
-		return km_ws_send_error(wsi, c, "invalid_json", "the message is not valid JSON", NULL);
-	if (!json_is_object(msg)) {
-		json_decref(msg);
-		return km_ws_send_error(wsi, c, "invalid_message", "a message must be a JSON object", NULL);
+	json_t *msg = NULL;
+	const char *t = NULL;
+	char why[200];
+	int rc = km_schema_ws_parse(c->msg, c->msg_len, &msg, &t, why, sizeof why);
+	const char *ref = msg ? km_schema_ws_ref(msg) : NULL; /* points into msg */
+	switch (rc) {
+	case KM_SCHEMA_OK:
+		break;
+	case KM_SCHEMA_EJSON:
+		rc = km_ws_send_error(wsi, c, "invalid_json", "the message is not valid JSON", NULL);
+		goto out;
+	case KM_SCHEMA_EOBJECT:
+		rc = km_ws_send_error(wsi, c, "invalid_message", "a message must be a JSON object", NULL);
+		goto out;
+	case KM_SCHEMA_ETYPE:
+		rc = km_ws_send_error(wsi, c, "missing_type", "the message has no string \"type\"", ref);
+		goto out;
+	case KM_SCHEMA_EFIELD:
+		km_debug("ws", "invalid_field", "ip=%s", c->ip_log);
+		rc = km_ws_send_error(wsi, c, "invalid_field", why, ref);
+		goto out;
+	default:
+		goto unknown;
 	}
-	json_t *type = json_object_get(msg, "type");
-	json_t *jref = json_object_get(msg, "ref");
-	const char *ref = json_is_string(jref) && json_string_length(jref) <= 64 ? json_string_value(jref) : NULL;
-	if (!json_is_string(type)) {
-		int rc = km_ws_send_error(wsi, c, "missing_type", "the message has no string \"type\"", ref);
-		json_decref(msg);
-		return rc;
-	}
-	const char *t = json_string_value(type);
-	int rc;
 	for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
 		if (strcmp(handlers[i].type, t) == 0) {
 			rc = handlers[i].fn(srv, wsi, c, msg);
-			json_decref(msg);
-			return rc;
+			goto out;
 		}
 	}
 	rc = km_consult_handle(srv, wsi, c, t, msg);
-	if (rc != -2) {
-		json_decref(msg);
-		return rc;
-	}
-	km_debug("ws", "unknown_type", "ip=%s", c->ip);
+	if (rc != -2)
+		goto out;
+unknown:
+	km_debug("ws", "unknown_type", "ip=%s", c->ip_log);
 	rc = km_ws_send_error(wsi, c, "unknown_type", "unknown message type", ref);
-	json_decref(msg); /* ref points into msg */
+out:
+	json_decref(msg);
 	return rc;
 }
 
@@ -166,7 +176,7 @@ int km_ws_on_receive(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, const v
 		c->window_count = 0;
 	}
 	if (c->discarding) {
-		km_warn("ws", "message_too_large", "ip=%s", c->ip);
+		km_warn("ws", "message_too_large", "ip=%s", c->ip_log);
 		rc = km_ws_send_error(wsi, c, "too_large", "the message is larger than allowed", NULL);
 	} else if (++c->window_count > MSGS_PER_SEC) {
 		rc = km_ws_send_error(wsi, c, "rate_limited", "too many messages, slow down", NULL);
@@ -222,5 +232,5 @@ void km_ws_on_close(km_server_t *srv, km_ws_conn_t *c)
 	}
 	c->out_tail = NULL;
 	c->out_count = 0;
-	km_info("ws", "close", "ip=%s", c->ip);
+	km_info("ws", "close", "ip=%s", c->ip_log);
 }

@@ -9,7 +9,7 @@ set -u
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-FUZZ_CHECK_SECONDS=${FUZZ_CHECK_SECONDS:-15}
+FUZZ_CHECK_SECONDS=${FUZZ_CHECK_SECONDS:-60}
 ONLY=${ONLY:-}
 
 passed=0; failed=0; failed_names=""

@@ -27,6 +27,7 @@ const ECHO_WAIT_MS = 15000;
 const WS_ERRORS = {
   out_of_order: 'ws.out_of_order', store_failed: 'err.store_failed', rate_limited: 'ws.rate_limited',
   too_large: 'ws.too_large', invalid_message: 'ws.invalid_message', consent_outdated: 'join.consent_outdated',
+  invalid_field: 'ws.invalid_message', storage_full: 'err.storage_full',
 };
 
 const match = location.pathname.match(/^\/j\/([A-Za-z0-9_-]{43})$/);

@@ -56,6 +56,7 @@ const ERRORS = {
   not_possible: 'err.not_possible',
   link_invalid: 'err.link_invalid',
   store_failed: 'err.store_failed',
+  storage_full: 'err.storage_full',
 };
 
 // password_rejected reason -> catalogue key.

@@ -16,6 +16,7 @@ const WS_ERRORS = {
   out_of_order: 'ws.out_of_order', forbidden: 'err.forbidden', not_found: 'room.not_found',
   store_failed: 'err.store_failed', rate_limited: 'ws.rate_limited', too_large: 'ws.too_large',
   invalid_message: 'ws.invalid_message', not_signed_in: 'err.not_signed_in',
+  invalid_field: 'ws.invalid_message', storage_full: 'err.storage_full',
 };
 
 let me = null;

@@ -149,6 +149,11 @@ describe('no personal data in the log', () => {
     const addresses = (log.match(/[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[a-z]{2,}/gi) || []).filter((a) => a !== 'you@example.org');
     assert.deepEqual(addresses, [], 'email addresses in the log');
 
+    // Client addresses: only their /24 and a per-run tag, never whole.
+    const ips = [...log.matchAll(/\bip=(\S+)/g)].map((m) => m[1]);
+    assert.ok(ips.length > 10, 'client addresses are logged (cut)');
+    for (const ip of ips) assert.match(ip, /^\d+\.\d+\.\d+\.0\/24~[0-9a-f]{6}$/, `a client address logged as ${ip}`);
+
     // Every logged path: join links cut to /j/-, no query string.
     const paths = [...log.matchAll(/path=("(?:[^"\\]|\\.)*"|\S+)/g)].map((m) => m[1].replace(/^"|"$/g, ''));
     assert.ok(paths.some((p) => p === '/j/-'), 'the join page request was logged, cut');

@@ -136,7 +136,7 @@ describe('media through the SFU', { timeout: 240000 }, () => {
     m = await ws.request({ type: 'media.answer', conn: 'sub', version: 7, sdp: good }, 'never');
     assert.deepEqual([m.type, m.code], ['error', 'out_of_order'], 'an answer to no offer');
     m = await ws.request({ type: 'media.candidate', conn: 'nope', candidate: '' }, 'never');
-    assert.deepEqual([m.type, m.code], ['error', 'invalid_message']);
+    assert.deepEqual([m.type, m.code], ['error', 'invalid_field']);
     m = await ws.request({ type: 'media.publish', sdp: good }, 'media.answer');
     assert.equal(m.type, 'media.answer', 'a good offer is still answered');
     assert.match(m.sdp, /a=setup:passive/);
