@@ -20,11 +20,16 @@ static const char usage[] =
 	"                  (--token TOKEN [--name NAME] | --cookie NAME=VALUE --consult ID [--admit-all])\n"
 	"                  [--publish audio,video] [--subscribe] [--echo] [--seconds N] [--timeout N]\n"
 	"                  [--loss PCT] [--tx-loss PCT] [--seed N] [--report FILE.json]\n"
-	"                  [--srtp-profiles aes256|aes128|hmac] [--address IP]\n"
+	"                  [--srtp-profiles aes256|aes128|hmac] [--wrong-fingerprint] [--address IP]\n"
 	"                  [--width W --height H --fps F --kbps K]\n"
 	"       kamer-peer --selftest [--seconds N] [--loss PCT] [--publish audio,video] [--report FILE]\n"
+	"                  [--srtp-profiles aes256|aes128|hmac] [--wrong-fingerprint]\n"
 	"  --srtp-profiles aes128 offers only SRTP_AEAD_AES_128_GCM and hmac only\n"
 	"  SRTP_AES128_CM_HMAC_SHA1_80: handshake probes without media (kamer must refuse hmac).\n"
+	"  --wrong-fingerprint: handshake probes (AES-256-GCM unless --srtp-profiles says\n"
+	"  aes128|hmac) whose SDP carries the fingerprint of another certificate than the\n"
+	"  one shown in the DTLS handshake: kamer must refuse them (exit 2); with --selftest\n"
+	"  the kamer-like answerer (media/dtls.c) must.\n"
 	"  --loss drops received SRTP before it is unprotected (NACKs to kamer repair it);\n"
 	"  --tx-loss drops sent RTP before SRTP (NACKs repair it). In --selftest, --loss is\n"
 	"  applied by the sender, before SRTP. --selftest --srtp-profiles aes128|hmac probes\n"
@@ -41,7 +46,7 @@ typedef struct {
 enum {
 	O_URL = 256, O_CA, O_TOKEN, O_NAME, O_COOKIE, O_CONSULT, O_PUBLISH, O_SUBSCRIBE, O_ECHO,
 	O_SECONDS, O_TIMEOUT, O_LOSS, O_SEED, O_REPORT, O_PROFILES, O_ADMIT_ALL, O_SELFTEST,
-	O_ADDRESS, O_WIDTH, O_HEIGHT, O_FPS, O_KBPS, O_HELP, O_TX_LOSS,
+	O_ADDRESS, O_WIDTH, O_HEIGHT, O_FPS, O_KBPS, O_HELP, O_TX_LOSS, O_WRONG_FP,
 };
 
 static const struct option longopts[] = {
@@ -61,6 +66,7 @@ static const struct option longopts[] = {
 	{ "seed", required_argument, NULL, O_SEED },
 	{ "report", required_argument, NULL, O_REPORT },
 	{ "srtp-profiles", required_argument, NULL, O_PROFILES },
+	{ "wrong-fingerprint", no_argument, NULL, O_WRONG_FP },
 	{ "admit-all", no_argument, NULL, O_ADMIT_ALL },
 	{ "selftest", no_argument, NULL, O_SELFTEST },
 	{ "address", required_argument, NULL, O_ADDRESS },
@@ -167,6 +173,7 @@ static int parse_one(opts_t *o, int c, const char *arg)
 	case O_REPORT: o->report = arg; return 0;
 	case O_PROFILES: return parse_profiles(o, arg);
 	case O_ADMIT_ALL: o->s.admit_all = true; return 0;
+	case O_WRONG_FP: o->s.wrong_fingerprint = true; return 0;
 	case O_SELFTEST: o->selftest = true; return 0;
 	case O_ADDRESS: o->s.address = arg; return 0;
 	case O_HELP: fputs(usage, stdout); exit(0);
@@ -202,6 +209,8 @@ static int parse(opts_t *o, int argc, char **argv)
 		return bad("unexpected argument '%s'", argv[optind]);
 	if (!o->s.timeout)
 		o->s.timeout = o->s.seconds + 60;
+	if (o->s.wrong_fingerprint && !o->s.probe_profiles)
+		o->s.probe_profiles = "SRTP_AEAD_AES_256_GCM"; /* only a probe can lie */
 	return check(o);
 }
 
@@ -229,6 +238,7 @@ static int selftest(const opts_t *o, json_t **report)
 		.seed = o->s.seed,
 		.profiles = o->s.profiles,
 		.probe_profiles = o->s.probe_profiles,
+		.wrong_fingerprint = o->s.wrong_fingerprint,
 		.address = o->s.address,
 		.video_cfg = o->s.video,
 	};

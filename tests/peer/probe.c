@@ -1,6 +1,7 @@
 /* probe.c — the test peer's DTLS-SRTP handshake probe (see probe.h): ICE
  * from media/ice.h, an OpenSSL DTLS 1.2 client over memory BIOs with a
- * chosen use_srtp list, a throwaway P-256 certificate, the server's
+ * chosen use_srtp list, a throwaway P-256 certificate (and, to be refused,
+ * optionally the fingerprint of another one in its SDP), the server's
  * certificate checked against its SDP fingerprint. Outgoing records are
  * packed into datagrams of at most 1200 bytes at record boundaries.
  * Threads: the thread iterating cfg.ctx. */
@@ -189,32 +190,51 @@ static int accept_any(int ok, X509_STORE_CTX *x)
 	return 1; /* self-signed by design; the fingerprint is checked after */
 }
 
-static int make_cert(km_peer_probe_t *p)
+/* A new P-256 key and self-signed certificate; fp gets its SHA-256
+ * fingerprint as SDP writes it. *key and *x509 are new (caller frees, also
+ * on failure). Returns 0 or KM_ECRYPTO. */
+static int self_signed(EVP_PKEY **key, X509 **x509, char fp[KM_DTLS_FP_LEN])
 {
-	p->key = EVP_EC_gen("P-256");
-	p->x509 = X509_new();
-	if (!p->key || !p->x509)
+	*key = EVP_EC_gen("P-256");
+	*x509 = X509_new();
+	if (!*key || !*x509)
 		return KM_ECRYPTO;
-	X509_NAME *n = X509_get_subject_name(p->x509);
+	X509 *x = *x509;
+	X509_NAME *n = X509_get_subject_name(x);
 	uint8_t md[32];
 	unsigned int mdlen = 0;
-	if (X509_set_version(p->x509, 2) != 1 ||
-	    ASN1_INTEGER_set(X509_get_serialNumber(p->x509), (long)(km_peer_random32() >> 1)) != 1 ||
-	    !X509_gmtime_adj(X509_getm_notBefore(p->x509), -3600) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(p->x509), 86400) ||
+	if (X509_set_version(x, 2) != 1 ||
+	    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(km_peer_random32() >> 1)) != 1 ||
+	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(x), 86400) ||
 	    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"kamer-peer",
 				       -1, -1, 0) != 1 ||
-	    X509_set_issuer_name(p->x509, n) != 1 || X509_set_pubkey(p->x509, p->key) != 1 ||
-	    X509_sign(p->x509, p->key, EVP_sha256()) <= 0 ||
-	    X509_digest(p->x509, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32)
+	    X509_set_issuer_name(x, n) != 1 || X509_set_pubkey(x, *key) != 1 ||
+	    X509_sign(x, *key, EVP_sha256()) <= 0 ||
+	    X509_digest(x, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32)
 		return KM_ECRYPTO;
 	static const char hex[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < 32; i++) {
-		p->local.fingerprint[i * 3] = hex[md[i] >> 4];
-		p->local.fingerprint[i * 3 + 1] = hex[md[i] & 15];
-		p->local.fingerprint[i * 3 + 2] = i + 1 < 32 ? ':' : '\0';
+		fp[i * 3] = hex[md[i] >> 4];
+		fp[i * 3 + 1] = hex[md[i] & 15];
+		fp[i * 3 + 2] = i + 1 < 32 ? ':' : '\0';
 	}
 	return 0;
+}
+
+/* The handshake's certificate, and the fingerprint the SDP will carry: its
+ * own, or with wrong_fingerprint that of a decoy certificate thrown away. */
+static int make_cert(km_peer_probe_t *p)
+{
+	int rc = self_signed(&p->key, &p->x509, p->local.fingerprint);
+	if (rc || !p->cfg.wrong_fingerprint)
+		return rc;
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	rc = self_signed(&key, &x, p->local.fingerprint);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return rc;
 }
 
 static int make_ssl(km_peer_probe_t *p, char *err, size_t errlen)

@@ -7,6 +7,10 @@
  * offers AES-256-GCM and never HMAC-SHA1. The probe carries no media: its
  * outcome is the handshake (the negotiated profile, or the refusal).
  *
+ * With wrong_fingerprint its SDP carries the fingerprint of a second
+ * throwaway certificate, not of the one it shows in the handshake: kamer
+ * must refuse the handshake (RFC 8122 5; issue #9).
+ *
  * It builds and reads SDP like pc.h (tests/peer/peer_sdp.h) and is always
  * the DTLS client (a=setup:actpass in offers, active in answers).
  *
@@ -34,6 +38,7 @@ typedef struct {
 	const char *address;      /* where to gather (borrowed during new) */
 	bool offerer;             /* ICE controlling */
 	const char *srtp_profiles; /* OpenSSL use_srtp list, e.g. "SRTP_AES128_CM_SHA1_80" (copied) */
+	bool wrong_fingerprint;    /* SDP fingerprint of another certificate than the handshake's */
 	/* Local candidate line, "" at the end; held back until flush. */
 	void (*on_candidate)(void *ud, km_peer_probe_t *p, const char *candidate);
 	/* The outcome became known (once). */

@@ -113,7 +113,8 @@ static char *publisher_offer(selftest_t *t, char *err, size_t errlen)
 		return make_pc(t, true, &t->a) == 0 ? km_peer_pc_offer(t->a, false, err, errlen) : NULL;
 	km_peer_probe_config_t pc = {
 		.ctx = t->ctx, .name = "pub", .address = t->cfg->address, .offerer = true,
-		.srtp_profiles = t->cfg->probe_profiles, .on_candidate = on_probe_candidate,
+		.srtp_profiles = t->cfg->probe_profiles, .wrong_fingerprint = t->cfg->wrong_fingerprint,
+		.on_candidate = on_probe_candidate,
 		.on_done = on_probe_done, .ud = t,
 	};
 	if (km_peer_probe_new(&pc, &t->probe, err, errlen) != 0)

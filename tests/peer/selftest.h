@@ -28,6 +28,7 @@ typedef struct {
 	 * (tests/peer/probe.h) and the answerer allows AES-256-GCM and
 	 * AES-128-GCM; the result is the handshake's. */
 	const char *probe_profiles;
+	bool wrong_fingerprint; /* the probe's SDP fingerprint is not its certificate's */
 	const char *address;
 	km_peer_src_config_t video_cfg;
 } km_peer_selftest_config_t;

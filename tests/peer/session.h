@@ -30,6 +30,7 @@ typedef struct {
 	uint32_t seed;
 	unsigned profiles;          /* KM_DTLS_* bits for km_conn */
 	const char *probe_profiles; /* non-NULL: handshake probes offering only these */
+	bool wrong_fingerprint;     /* probes: SDP fingerprint not of the handshake's certificate */
 	const char *address;        /* local media address */
 	km_peer_src_config_t video;
 } km_peer_session_config_t;

@@ -95,6 +95,7 @@ static int make_conn(km__session_t *s, km__slot_t *slot, bool offerer, bool send
 		km_peer_probe_config_t pc = {
 			.ctx = s->ctx, .name = slot->name, .address = cfg->address,
 			.offerer = offerer, .srtp_profiles = cfg->probe_profiles,
+			.wrong_fingerprint = cfg->wrong_fingerprint,
 			.on_candidate = on_probe_candidate, .on_done = on_probe_done, .ud = s,
 		};
 		return km_peer_probe_new(&pc, &slot->probe, err, errlen);
@@ -236,8 +237,15 @@ void km__media_on_state(km__session_t *s, json_t *msg)
 		snprintf(slot->server_srtp, sizeof slot->server_srtp, "%s", str(msg, "srtp"));
 	snprintf(slot->server_reason, sizeof slot->server_reason, "%s", reason);
 	km__say("%s: kamer says %s%s%s", slot->name, st, reason[0] ? ": " : "", reason);
-	if ((strcmp(st, "failed") == 0 || strcmp(st, "closed") == 0) && !s->done &&
-	    !s->linger_until_us)
+	bool ended = strcmp(st, "failed") == 0 || strcmp(st, "closed") == 0;
+	if (ended && slot->probe && km_peer_probe_result(slot->probe) == KM_PEER_PROBE_PENDING &&
+	    !s->done) {
+		/* kamer's word may come before its DTLS alert: give the probe
+		 * a second to see the alert, so that the report has both */
+		km__session_note(s, "%s: kamer says %s%s%s", slot->name, st, reason[0] ? ": " : "",
+				 reason);
+		km__session_linger(s, 2);
+	} else if (ended && !s->done && !s->linger_until_us)
 		km__session_error(s, 2, "%s: kamer says %s%s%s", slot->name, st,
 				  reason[0] ? ": " : "", reason);
 }

@@ -50,7 +50,7 @@ export function peer(k, args, { delayMs = 0 } = {}) {
     let out = '', err = '';
     p.stdout.on('data', (d) => { out += d; });
     p.stderr.on('data', (d) => { err += d; });
-    p.on('exit', (code) => {
+    p.on('close', (code) => { // 'close': stdout fully read ('exit' may come first)
       let report = null;
       try { report = JSON.parse(out); } catch { /* the caller reports it */ }
       resolve({ code, report, err });
