@@ -28,10 +28,20 @@ static void signin_failed(km_api_ctx_t *c)
 	km_http_error(c->resp, 401, "signin_failed", "Email address, password or code is not right.");
 }
 
-static void too_many(km_api_ctx_t *c, int64_t wait_ms)
+/* A 429 before any check. The first refusal of a run (per note_key, until
+ * that key fails again) leaves an audit row and a log line, so that an
+ * attack shows without a row per try. */
+static void too_many(km_api_ctx_t *c, int64_t wait_ms, const char *note_key, const char *step, const char *why)
 {
+	long secs = (long)((wait_ms + 999) / 1000);
+	if (km_throttle_note(c->srv->throttle, note_key, km_clock_now_ms())) {
+		char d[96];
+		snprintf(d, sizeof d, "step=%s reason=%s retry_after=%ld", step, why, secs);
+		km_warn("auth", "throttled", "step=%s reason=%s retry_after=%ld", step, why, secs);
+		km_api_audit(c, -1, "signin.throttled", "failure", NULL, 0, d);
+	}
 	km_http_error(c->resp, 429, "too_many_attempts", "Too many attempts. Wait a moment and try again.");
-	c->resp->retry_after = (long)((wait_ms + 999) / 1000);
+	c->resp->retry_after = secs;
 }
 
 static void key_ip(km_api_ctx_t *c, char out[72])
@@ -117,7 +127,8 @@ static void signin(km_api_ctx_t *c)
 	key_account(email, c->req->ip, kpair);
 	int64_t wait = throttled(c, kip, kpair);
 	if (wait > 0) {
-		too_many(c, wait);
+		int by_ip = km_throttle_wait(c->srv->throttle, kip, km_clock_now_ms()) > 0;
+		too_many(c, wait, by_ip ? kip : kpair, "password", by_ip ? "address" : "account_address");
 		return;
 	}
 	km_user_t u;
@@ -128,8 +139,7 @@ static void signin(km_api_ctx_t *c)
 	km_ratelimit_t *budget = known ? c->srv->pw_budget_known : c->srv->pw_budget;
 	wait = km_ratelimit_peek(budget, kacct, (uint64_t)km_clock_now_ms());
 	if (wait > 0) {
-		km_warn("auth", "account_budget_spent", "known_device=%d", known);
-		too_many(c, wait);
+		too_many(c, wait, kpair, "password", known ? "account_budget_known_device" : "account_budget");
 		return;
 	}
 	int has_pw = found && u.pw_hash[0];
@@ -218,7 +228,8 @@ static void second_factor(km_api_ctx_t *c)
 	snprintf(kuser, sizeof kuser, "u:%lld", (long long)c->user.id);
 	int64_t wait = throttled(c, kip, kuser);
 	if (wait > 0) {
-		too_many(c, wait);
+		int by_ip = km_throttle_wait(c->srv->throttle, kip, km_clock_now_ms()) > 0;
+		too_many(c, wait, by_ip ? kip : kuser, "second_factor", by_ip ? "address" : "account");
 		return;
 	}
 	json_t *code = json_object_get(c->body, "code"), *rec = json_object_get(c->body, "recovery_code");
@@ -372,7 +383,7 @@ static int setup_user(km_api_ctx_t *c, const char *token, km_user_t *u)
 	key_ip(c, kip);
 	int64_t wait = throttled(c, kip, NULL);
 	if (wait > 0) {
-		too_many(c, wait);
+		too_many(c, wait, kip, "setup_link", "address");
 		return -1;
 	}
 	int64_t uid;

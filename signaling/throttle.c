@@ -12,6 +12,7 @@ struct entry {
 	unsigned failures;
 	int64_t next_ms, last_ms;
 	int used;
+	int noted; /* a refusal was reported since the last failure */
 };
 
 struct km_throttle {
@@ -86,6 +87,7 @@ void km_throttle_fail(km_throttle_t *t, const char *key, int64_t now_ms)
 		e->failures = 0; /* an hour without failures: start over */
 	e->failures++;
 	e->last_ms = now_ms;
+	e->noted = 0;
 	if (e->failures <= t->free_failures) {
 		e->next_ms = now_ms;
 		return;
@@ -95,6 +97,19 @@ void km_throttle_fail(km_throttle_t *t, const char *key, int64_t now_ms)
 	if (delay > t->max_delay_ms)
 		delay = t->max_delay_ms;
 	e->next_ms = now_ms + delay;
+}
+
+int km_throttle_note(km_throttle_t *t, const char *key, int64_t now_ms)
+{
+	struct entry *e = find(t, key, 1);
+	if (!e)
+		return 0;
+	if (!e->last_ms)
+		e->last_ms = now_ms;
+	if (e->noted)
+		return 0;
+	e->noted = 1;
+	return 1;
 }
 
 void km_throttle_reset(km_throttle_t *t, const char *key)

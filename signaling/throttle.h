@@ -19,6 +19,9 @@ void km_throttle_free(km_throttle_t *t);
 int64_t km_throttle_wait(km_throttle_t *t, const char *key, int64_t now_ms);
 /* Records a failure of key at now_ms. */
 void km_throttle_fail(km_throttle_t *t, const char *key, int64_t now_ms);
+/* 1 the first time it is called for key since key's last failure (or ever),
+ * else 0: so that a run of refusals is reported once, not once per try. */
+int km_throttle_note(km_throttle_t *t, const char *key, int64_t now_ms);
 /* Forgets key (after a success). */
 void km_throttle_reset(km_throttle_t *t, const char *key);
 

@@ -166,6 +166,11 @@ describe('password guessing', () => {
     assert.ok(d.bad_password <= allowed, `${d.bad_password} passwords checked, the throttle allows ${allowed}`);
     assert.equal(tally.too_many_attempts + tally.rate_limited + tally[401], attempts);
     assert.ok(tally.too_many_attempts >= attempts - allowed - tally.rate_limited, 'the rest were refused before any check');
+    // The refusals show in the audit log once per run of them, not once per try.
+    const throttledRows = Number(sql(k, "SELECT count(*) FROM audit WHERE action = 'signin.throttled'"));
+    console.log(`audit rows for ${tally.too_many_attempts} refusals: ${throttledRows} signin.throttled`);
+    assert.ok(throttledRows >= 1, 'the throttling is audited');
+    assert.ok(throttledRows <= tally[401] + 2, `one row per run of refusals (${throttledRows} for ${tally[401]} failures)`);
 
     // Another address, another account: in at once.
     const legit = new AddrClient(k, '127.0.0.2');

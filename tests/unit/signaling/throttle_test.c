@@ -44,9 +44,26 @@ static void test_bounded_table(void **state)
 	km_throttle_free(t);
 }
 
+/* A run of refusals is reported once per failure: the note is given the
+ * first time only, and again after the key's next failure. */
+static void test_note_once_per_failure(void **state)
+{
+	km_throttle_t *t = km_throttle_new(64, 3, 60000);
+	assert_int_equal(km_throttle_note(t, "i:1.2.3.4", 1000), 1);
+	assert_int_equal(km_throttle_note(t, "i:1.2.3.4", 1001), 0);
+	km_throttle_fail(t, "i:1.2.3.4", 1002);
+	assert_int_equal(km_throttle_note(t, "i:1.2.3.4", 1003), 1);
+	assert_int_equal(km_throttle_note(t, "i:1.2.3.4", 1004), 0);
+	assert_int_equal(km_throttle_note(t, "i:5.6.7.8", 1004), 1); /* keys apart */
+	/* Noting does not count as a failure: no delay from it. */
+	assert_int_equal(km_throttle_wait(t, "i:5.6.7.8", 1005), 0);
+	km_throttle_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_note_once_per_failure),
 		cmocka_unit_test(test_growing_delays),
 		cmocka_unit_test(test_bounded_table),
 	};
