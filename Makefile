@@ -51,7 +51,7 @@ UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRCS))
 
-.PHONY: all asan unit tools check run deps fuzz-build fuzz bench clean
+.PHONY: all asan unit tools check run deps fuzz-build fuzz crashtest bench clean
 .SECONDARY:
 .DEFAULT_GOAL := all
 
@@ -130,6 +130,11 @@ fuzz-build: $(FUZZ_BINS)
 FUZZ_SECONDS ?= 600
 fuzz: fuzz-build
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# kill -9 at random moments under a mixed write load, 1,000 times (make check
+# runs 100): every acknowledged write must survive, the audit chain verify.
+crashtest: deps all
+	KAMER_BIN=build/release/kamer CRASH_TRIALS=1000 node tests/crash/crash_test.mjs
 
 # kamer against Janus (VideoRoom) and an ideal forwarder, side by side
 # (bench/README.md). Needs root; QUICK=1 for a small run.

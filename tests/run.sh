@@ -64,7 +64,14 @@ run_e2e() {
 }
 
 run_crash() {
-	KAMER_BIN=build/release/kamer CRASH_TRIALS=${CRASH_TRIALS:-20} node tests/crash/crash_test.mjs
+	KAMER_BIN=build/release/kamer CRASH_TRIALS=${CRASH_TRIALS:-100} node tests/crash/crash_test.mjs &&
+		KAMER_BIN=build/release/kamer node --test tests/crash/full_disk.test.mjs
+}
+
+# The benchmark's load client: its unit test, and a 10-s run of one 1:1
+# room against kamer (correctness only: media delivered, no loss).
+run_bench_smoke() {
+	tests/bench/build.sh release && build/release/tests/bench/load_test && tests/bench/run.sh --smoke
 }
 
 suite unit-release run_units release
@@ -75,6 +82,7 @@ suite integration run_integration
 [ -d tests/hostile ] && suite hostile run_hostile
 [ -d tests/e2e ] && suite e2e run_e2e
 [ -f tests/crash/crash_test.mjs ] && suite crash run_crash
+[ -x tests/bench/run.sh ] && suite bench-smoke run_bench_smoke
 
 end_all=$(date +%s)
 echo

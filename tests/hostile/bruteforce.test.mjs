@@ -8,7 +8,8 @@
 // with it); the org's lockout_failures (default 10) failed checks lock the
 // account for lockout_minutes (default 15) for browsers without the mark,
 // during which even the right password gets the same 401. Measured here:
-// 300 guesses from one address in real time; a whole hour of guessing at the
+// 300 guesses from one address and 10,000 from eight in real time; a whole
+// hour of guessing at the
 // fastest pace kamer allows (kamer's test clock moved by each Retry-After)
 // from one address and from five in turn, with the default policy and with
 // the most lenient one an admin can set; how many passwords were actually
@@ -283,6 +284,45 @@ describe('password guessing', () => {
     const own = ownBrowser(user, '127.0.0.11');
     let r = await own.post('/api/v1/auth/signin', { email, password: PASSWORD });
     assert.equal(r.status, 200, `the user's own browser signs in during the attack: ${r.body}`);
+    await advance(k, 31);
+    r = await own.post('/api/v1/auth/totp', { code: totp(user.secret, nowOf(k)) });
+    assert.equal(r.status, 200, r.body);
+  });
+  test('10,000 wrong passwords from eight addresses at once: a handful checked, the user still gets in', { timeout: 240000 }, async () => {
+    makeOrg(k, 'Praktijk Storm');
+    const email = 'dr.storm@praktijk-storm.example';
+    const user = await onboard(k, { org: 'Praktijk Storm', email, from: '127.0.0.30' });
+    const a0 = auditOf(email);
+    const TOTAL = 10000, ADDRS = 8;
+    const tally = { 401: 0, too_many_attempts: 0, rate_limited: 0, other: 0 };
+    const t0 = Date.now();
+    let sent = 0;
+    // Each address at 40 requests a second (under the request rate limit).
+    await Promise.all(Array.from({ length: ADDRS }, async (_, n) => {
+      const a = new AddrClient(k, `127.0.0.${20 + n}`, { keepAlive: true });
+      for (let i = 0; sent < TOTAL && Date.now() - t0 < 150000; i++) {
+        sent++;
+        const r = await a.post('/api/v1/auth/signin', { email, password: `storm ${n}-${i}` });
+        const key = r.status === 401 ? 401 : r.status === 429 ? r.json.error.code : 'other';
+        tally[key] = (tally[key] || 0) + 1;
+        await sleep(Math.max(0, (i + 1) * 25 - (Date.now() - t0)));
+      }
+      a.close();
+    }));
+    const seconds = (Date.now() - t0) / 1000;
+    const d = delta(a0, auditOf(email));
+    console.log(`${sent} wrong passwords in ${seconds.toFixed(1)} s from ${ADDRS} addresses: ${JSON.stringify(tally)}; ` +
+      `passwords checked: ${d.bad_password}, lockouts: ${d.lockouts}`);
+    assert.equal(sent, TOTAL);
+    assert.equal(tally.other, 0, JSON.stringify(tally));
+    // The account's budget: 20 at once and 60 an hour, so a few in this time.
+    const budget = 20 + Math.ceil(seconds * 60 / 3600);
+    assert.ok(d.bad_password <= budget, `${d.bad_password} checked, the budget allows ${budget}`);
+    assert.equal(d.bad_password + d.locked, tally[401], 'every 401 is an audited failure');
+    // The user's own browser, from yet another address, is let in.
+    const own = ownBrowser(user, '127.0.0.31');
+    let r = await own.post('/api/v1/auth/signin', { email, password: PASSWORD });
+    assert.equal(r.status, 200, `the user's own browser after the storm: ${r.body}`);
     await advance(k, 31);
     r = await own.post('/api/v1/auth/totp', { code: totp(user.secret, nowOf(k)) });
     assert.equal(r.status, 200, r.body);
