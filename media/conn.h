@@ -74,6 +74,10 @@ typedef struct {
 	 * network had lost it (so that a retransmission is not a replay). */
 	int (*drop_rx)(void *ud, const uint8_t *p, size_t len, int rtcp);
 	void *ud;
+	/* Optional (borrowed, must outlive the connection): the worker's queue
+	 * of outgoing datagrams (media/worker.h km_worker_sendq). NULL: each
+	 * datagram is sent at once (tests, the test peer). */
+	km_sendq_t *sendq;
 } km_conn_config_t;
 
 /* Counters of one connection (for logs, metrics and tests). */

@@ -3,11 +3,13 @@
  * freshness. Why full and not lite, and the threading rule: media/ice.h. */
 #include "media/ice.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 
 #include <agent.h>
 
@@ -28,6 +30,17 @@ struct km_ice {
 	int doomed; /* km_ice_free was called from inside a callback */
 	char ufrag[KM_ICE_CRED_MAX];
 	char pwd[KM_ICE_CRED_MAX];
+	/* The selected pair as km_ice_send uses it: libnice's socket (a
+	 * reference, so that the GSocket outlives our use of its descriptor)
+	 * and the remote address. sel_fd -1: none, send through libnice. */
+	GSocket *sel_sock;
+	int sel_fd;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} peer;
+	socklen_t peer_len;
 };
 
 const char *km_ice_state_name(km_ice_state_t s)
@@ -50,6 +63,49 @@ km_ice_state_t km_ice_state(const km_ice_t *ice)
 }
 
 /* ---- releasing the agent ---- */
+
+/* Forgets the selected pair. Datagrams queued for its socket go out
+ * first, while the descriptor is still libnice's socket. */
+static void drop_selected(km_ice_t *ice)
+{
+	if (ice->sel_fd >= 0)
+		km_sendq_flush(ice->cb.sendq);
+	if (ice->sel_sock)
+		g_object_unref(ice->sel_sock);
+	ice->sel_sock = NULL;
+	ice->sel_fd = -1;
+}
+
+/* Learns the selected pair from libnice: its local socket and the remote
+ * address, when the pair is plain UDP without a relay (always so here:
+ * kamer gathers host candidates only). Otherwise km_ice_send goes on
+ * through nice_agent_send. */
+static void refresh_selected(km_ice_t *ice)
+{
+	NiceCandidate *l = NULL, *r = NULL;
+	GSocket *s;
+	int fd;
+
+	drop_selected(ice);
+	if (!nice_agent_get_selected_pair(ice->agent, ice->stream, COMPONENT, &l, &r) || !l ||
+	    !r || l->type == NICE_CANDIDATE_TYPE_RELAYED ||
+	    l->transport != NICE_CANDIDATE_TRANSPORT_UDP)
+		return;
+	s = nice_agent_get_selected_socket(ice->agent, ice->stream, COMPONENT);
+	if (!s)
+		return;
+	fd = g_socket_get_fd(s);
+	memset(&ice->peer, 0, sizeof(ice->peer));
+	nice_address_copy_to_sockaddr(&r->addr, &ice->peer.sa);
+	if (fd < 0 || (ice->peer.sa.sa_family != AF_INET && ice->peer.sa.sa_family != AF_INET6)) {
+		g_object_unref(s);
+		return;
+	}
+	ice->peer_len = ice->peer.sa.sa_family == AF_INET ? sizeof(ice->peer.in)
+							   : sizeof(ice->peer.in6);
+	ice->sel_sock = s;
+	ice->sel_fd = fd;
+}
 
 static void release(km_ice_t *ice)
 {
@@ -89,6 +145,7 @@ void km_ice_free(km_ice_t *ice)
 	if (!ice || ice->doomed)
 		return;
 	ice->doomed = 1;
+	drop_selected(ice);
 	if (ice->agent) {
 		g_signal_handlers_disconnect_by_data(ice->agent, ice);
 		if (ice->stream)
@@ -124,6 +181,8 @@ static void on_state_changed(NiceAgent *agent, guint stream, guint component, gu
 	km_debug("ice", "state", "ice=%p from=%s to=%s", (void *)ice, km_ice_state_name(ice->state),
 		 km_ice_state_name(s));
 	ice->state = s;
+	if ((s == KM_ICE_CONNECTED || s == KM_ICE_READY) && ice->sel_fd < 0)
+		refresh_selected(ice);
 	if (!ice->cb.on_state)
 		return;
 	ice->in_cb++;
@@ -151,6 +210,15 @@ static void on_new_candidate(NiceAgent *agent, NiceCandidate *c, gpointer p)
 	leave_cb(ice);
 }
 
+static void on_selected_pair(NiceAgent *agent, guint stream, guint component, NiceCandidate *l,
+			     NiceCandidate *r, gpointer p)
+{
+	km_ice_t *ice = p;
+
+	if (stream == ice->stream && component == COMPONENT)
+		refresh_selected(ice);
+}
+
 static void on_gathering_done(NiceAgent *agent, guint stream, gpointer p)
 {
 	km_ice_t *ice = p;
@@ -162,12 +230,31 @@ static void on_gathering_done(NiceAgent *agent, guint stream, gpointer p)
 	leave_cb(ice);
 }
 
+/* GLib blocks a source with descriptors while it dispatches it: it takes
+ * them out of the context's poll list and puts them back afterwards, and
+ * each of the two steps walks that list (sorted, O(descriptors)) and writes
+ * the context's wake-up eventfd, which also wakes the next poll() at once.
+ * For libnice's socket sources that was two write() calls and an extra
+ * loop iteration per wake-up of every socket. A source that may recurse is
+ * not blocked; libnice reads its socket until EAGAIN in each dispatch and
+ * nothing iterates a worker's context from inside a dispatch, so letting
+ * the socket source "recurse" changes nothing else. Set once per source,
+ * from inside its own dispatch (the only place its GSource is visible). */
+static void unblock_current_source(void)
+{
+	GSource *src = g_main_current_source();
+
+	if (src && !g_source_get_can_recurse(src))
+		g_source_set_can_recurse(src, TRUE);
+}
+
 /* The packet path: libnice's buffer straight to the caller. */
 static void on_nice_recv(NiceAgent *agent, guint stream, guint component, guint len, gchar *buf,
 			 gpointer p)
 {
 	km_ice_t *ice = p;
 
+	unblock_current_source();
 	if (!ice->cb.on_recv || len == 0)
 		return;
 	ice->in_cb++;
@@ -253,6 +340,7 @@ static int setup_stream(km_ice_t *ice, const km_ice_config_t *cfg, char *err, si
 	g_signal_connect(ice->agent, "new-candidate-full", G_CALLBACK(on_new_candidate), ice);
 	g_signal_connect(ice->agent, "candidate-gathering-done", G_CALLBACK(on_gathering_done),
 			 ice);
+	g_signal_connect(ice->agent, "new-selected-pair-full", G_CALLBACK(on_selected_pair), ice);
 	if (!nice_agent_attach_recv(ice->agent, ice->stream, COMPONENT, ice->ctx, on_nice_recv,
 				    ice))
 		return km_errf(KM_EIO, err, errlen, "libnice could not attach the receiver");
@@ -285,6 +373,7 @@ int km_ice_new(GMainContext *ctx, const km_ice_config_t *cfg, int controlling, k
 	ice->cb.local_ufrag = NULL;
 	ice->cb.local_pwd = NULL;
 	ice->state = KM_ICE_NEW;
+	ice->sel_fd = -1;
 	ice->agent = nice_agent_new_full(ctx, NICE_COMPATIBILITY_RFC5245,
 					 NICE_AGENT_OPTION_ICE_TRICKLE |
 						 NICE_AGENT_OPTION_CONSENT_FRESHNESS |
@@ -438,6 +527,13 @@ int km_ice_send(km_ice_t *ice, const uint8_t *p, size_t len)
 		return KM_EINVAL;
 	if (ice->state != KM_ICE_CONNECTED && ice->state != KM_ICE_READY)
 		return KM_EBUSY;
+	if (ice->sel_fd >= 0) {
+		if (ice->cb.sendq)
+			return km_sendq_push(ice->cb.sendq, ice->sel_fd, &ice->peer.sa,
+					     ice->peer_len, p, len) == 0 ? 0 : KM_EIO;
+		return sendto(ice->sel_fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL, &ice->peer.sa,
+			      ice->peer_len) == (ssize_t)len ? 0 : KM_EIO;
+	}
 	n = nice_agent_send(ice->agent, ice->stream, COMPONENT, (guint)len, (const gchar *)p);
 	return n == (gint)len ? 0 : KM_EIO;
 }

@@ -34,8 +34,12 @@
  * media/worker.h). Call every function on the thread that runs that
  * context; every callback runs there too. No locks of kamer's own.
  * Packet path: on_recv gets libnice's receive buffer (valid only during the
- * call) and km_ice_send() hands a datagram to libnice; neither allocates in
- * this code. */
+ * call). km_ice_send() writes a datagram straight to libnice's socket of the
+ * selected pair, addressed to the selected remote candidate (libnice keeps
+ * that socket and goes on with its own checks and consent on it), or into
+ * the worker's send queue when one is configured; before a pair is
+ * selected (or for a pair km_ice cannot send on itself) it hands the
+ * datagram to nice_agent_send. Neither path allocates in this code. */
 #ifndef KM_ICE_H
 #define KM_ICE_H
 
@@ -43,6 +47,8 @@
 #include <stdint.h>
 
 #include <glib.h>
+
+#include "media/sendq.h"
 
 typedef enum {
 	KM_ICE_NEW = 0,      /* made, not gathering yet */
@@ -86,6 +92,11 @@ typedef struct {
 	 * ice-chars, 4..256 (ufrag) and 22..256 (pwd) characters, else
 	 * KM_EINVAL. NULL (the default) means random. */
 	const char *local_ufrag, *local_pwd;
+	/* Optional (borrowed; must outlive the endpoint): the worker's queue
+	 * of outgoing datagrams (media/sendq.h). Once a pair is selected,
+	 * km_ice_send queues there, to be sent with sendmmsg when the loop
+	 * next polls; NULL (the default): each datagram is sent at once. */
+	km_sendq_t *sendq;
 } km_ice_config_t;
 
 typedef struct km_ice km_ice_t;
@@ -133,9 +144,11 @@ int km_ice_remote_candidates_done(km_ice_t *ice);
  * an address that is not local; reason in err). */
 int km_ice_gather(km_ice_t *ice, char *err, size_t errlen);
 
-/* Sends one datagram (borrowed) on the selected pair. Packet path: no
- * allocation, no logging. Returns 0, KM_EINVAL (bad argument), KM_EBUSY (no
- * pair selected yet) or KM_EIO (the send failed; the datagram is lost). */
+/* Sends one datagram (borrowed) on the selected pair, or queues it (see
+ * sendq in the config; a queued datagram the kernel later refuses is
+ * counted by the queue, not here). Packet path: no allocation, no logging.
+ * Returns 0, KM_EINVAL (bad argument), KM_EBUSY (no pair selected yet) or
+ * KM_EIO (the send failed; the datagram is lost). */
 int km_ice_send(km_ice_t *ice, const uint8_t *p, size_t len);
 
 /* The current state (as last reported through on_state). */

@@ -1,15 +1,22 @@
-/* ring.c — per-track retransmission ring; see ring.h. One allocation of
- * slots * max_packet bytes plus a small table of (seq, len) per slot made
- * in km_ring_new; put and get only copy and compare. Single-threaded. */
+/* ring.c — per-track retransmission ring; see ring.h. A table of `slots`
+ * entries (seq, len, absolute byte position) and one circular byte buffer
+ * the packets are appended to at their exact lengths; a packet never wraps
+ * (one that does not fit before the end starts again at the beginning).
+ * A slot's packet is intact while fewer than `cap` bytes have been
+ * written after its start. put and get only copy and compare; allocation
+ * happens in new and resize. Single-threaded. */
 #include "media/ring.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define MAX_BYTES ((size_t)64 << 20)
+
 struct slot {
 	uint16_t seq;
 	uint16_t len; /* 0: empty */
+	uint64_t pos; /* absolute position of its first byte */
 };
 
 struct km_ring {
@@ -18,27 +25,37 @@ struct km_ring {
 	bool have_newest;
 	uint16_t newest; /* newest seq stored since the last reset */
 	struct slot *meta;
-	uint8_t *data;  /* slots * max_packet bytes */
+	uint8_t *data; /* cap bytes */
+	size_t cap;
+	uint64_t head; /* absolute position where the next packet goes */
 };
 
-km_ring_t *km_ring_new(unsigned slots, size_t max_packet)
+km_ring_t *km_ring_new_sized(unsigned slots, size_t max_packet, size_t bytes)
 {
 	if (slots == 0 || slots > 32768 || (slots & (slots - 1)) != 0)
 		return NULL;
-	if (max_packet == 0 || max_packet > UINT16_MAX)
+	if (max_packet == 0 || max_packet > UINT16_MAX || bytes < max_packet || bytes > MAX_BYTES)
 		return NULL;
 	km_ring_t *r = calloc(1, sizeof *r);
 	if (!r)
 		return NULL;
 	r->slots = slots;
 	r->max_packet = max_packet;
+	r->cap = bytes;
 	r->meta = calloc(slots, sizeof *r->meta);
-	r->data = malloc((size_t)slots * max_packet);
+	r->data = malloc(bytes);
 	if (!r->meta || !r->data) {
 		km_ring_free(r);
 		return NULL;
 	}
 	return r;
+}
+
+km_ring_t *km_ring_new(unsigned slots, size_t max_packet)
+{
+	if (slots == 0 || slots > 32768 || max_packet == 0 || max_packet > UINT16_MAX)
+		return NULL;
+	return km_ring_new_sized(slots, max_packet, (size_t)slots * max_packet);
 }
 
 void km_ring_free(km_ring_t *r)
@@ -48,6 +65,11 @@ void km_ring_free(km_ring_t *r)
 	free(r->meta);
 	free(r->data);
 	free(r);
+}
+
+size_t km_ring_bytes(const km_ring_t *r)
+{
+	return r ? r->cap : 0;
 }
 
 void km_ring_reset(km_ring_t *r)
@@ -85,6 +107,20 @@ static void clear_skipped(km_ring_t *r, uint16_t seq)
 		r->meta[(uint16_t)(r->newest + k) & (r->slots - 1)].len = 0;
 }
 
+/* Appends pkt to the byte storage; returns its absolute position. */
+static uint64_t store_bytes(km_ring_t *r, const uint8_t *pkt, size_t len)
+{
+	size_t at = (size_t)(r->head % r->cap);
+	if (at + len > r->cap) { /* no wrapping inside a packet */
+		r->head += r->cap - at;
+		at = 0;
+	}
+	uint64_t pos = r->head;
+	memcpy(r->data + at, pkt, len);
+	r->head += len;
+	return pos;
+}
+
 int km_ring_put(km_ring_t *r, uint16_t seq, const uint8_t *pkt, size_t len)
 {
 	if (len == 0 || len > r->max_packet)
@@ -99,21 +135,54 @@ int km_ring_put(km_ring_t *r, uint16_t seq, const uint8_t *pkt, size_t len)
 		return 1;
 	}
 	unsigned i = seq & (r->slots - 1);
-	memcpy(r->data + (size_t)i * r->max_packet, pkt, len);
+	r->meta[i].pos = store_bytes(r, pkt, len);
 	r->meta[i].seq = seq;
 	r->meta[i].len = (uint16_t)len;
 	return 0;
 }
 
-int km_ring_get(const km_ring_t *r, uint16_t seq, const uint8_t **pkt, size_t *len)
+/* The slot of seq if it holds that packet with its bytes intact. */
+static const struct slot *find(const km_ring_t *r, uint16_t seq)
 {
 	if (!r->have_newest || ahead(r, seq) || behind(r, seq) >= r->slots)
+		return NULL;
+	const struct slot *s = &r->meta[seq & (r->slots - 1)];
+	if (s->len == 0 || s->seq != seq || r->head - s->pos > r->cap)
+		return NULL;
+	return s;
+}
+
+int km_ring_get(const km_ring_t *r, uint16_t seq, const uint8_t **pkt, size_t *len)
+{
+	const struct slot *s = find(r, seq);
+	if (!s)
 		return -1;
-	unsigned i = seq & (r->slots - 1);
-	const struct slot *s = &r->meta[i];
-	if (s->len == 0 || s->seq != seq)
-		return -1;
-	*pkt = r->data + (size_t)i * r->max_packet;
+	*pkt = r->data + (size_t)(s->pos % r->cap);
 	*len = s->len;
+	return 0;
+}
+
+int km_ring_resize(km_ring_t *r, size_t bytes)
+{
+	if (!r || bytes < r->max_packet || bytes > MAX_BYTES)
+		return -1;
+	if (bytes == r->cap)
+		return 0;
+	km_ring_t *n = km_ring_new_sized(r->slots, r->max_packet, bytes);
+	if (!n)
+		return -1;
+	if (r->have_newest) /* oldest first, so that the newest survive */
+		for (unsigned k = r->slots; k-- > 0;) {
+			uint16_t seq = (uint16_t)(r->newest - k);
+			const struct slot *s = find(r, seq);
+			if (s)
+				km_ring_put(n, seq, r->data + (size_t)(s->pos % r->cap), s->len);
+		}
+	n->have_newest = r->have_newest;
+	n->newest = r->newest;
+	free(r->meta);
+	free(r->data);
+	*r = *n;
+	free(n);
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include "media/rtp.h"
 #include "media/sfu.h"
 #include "media/simulcast.h"
+#include "media/subloop.h"
 #include "media/worker.h"
 
 #define SFU_MAX_SUBS 16        /* subscribers of one track */
@@ -26,6 +27,12 @@
 #define SFU_EV_STATE (KM_MEDIA_EV_USER + 1) /* code: km_conn_state_t; text: profile or reason */
 #define SFU_PLI_INTERVAL_US 500000
 #define SFU_RING_SLOTS 1024
+/* Bytes of a video stream's retransmission ring: about one second of what
+ * it measures (ring.h; sfu_path.c size_ring), between these; the start
+ * suits a 1 Mbit/s camera. */
+#define SFU_RING_BYTES_START (160u * 1024)
+#define SFU_RING_BYTES_MIN (64u * 1024)
+#define SFU_RING_BYTES_MAX (2u * 1024 * 1024)
 
 /* conn ids carry the member and the kind */
 static inline uint64_t sfu_conn_id(uint64_t member, km_sfu_conn_kind_t k)
@@ -100,6 +107,7 @@ struct sfu_wconn {
 	km_sfu_conn_kind_t kind;
 	sfu_wroom_t *room;
 	sfu_wstate_t *ws;
+	km_subctx_t *sub; /* the context its transport runs on (NULL: the worker's) */
 	km_conn_t *conn;
 	bool connected;
 	int64_t opened_us;
@@ -130,6 +138,7 @@ struct sfu_wstate {
 	sfu_wroom_t *rooms;
 	long live_conns, live_rooms; /* written by the worker, read by stats (atomics) */
 	GSource *timer;
+	km_subloop_t *subloop; /* runs every connection's context (NULL: not started) */
 	uint8_t buf[KM_CONN_MAX_PACKET + KM_CONN_SEND_SLACK + 64];
 	uint8_t rtcp[1500];
 };

@@ -11,7 +11,8 @@
  * misses), PLI/FIR become at most one keyframe request per publisher
  * stream per 500 ms, subscribers' REMB estimates are kept, and kamer sends
  * its own RR + REMB to publishers and SR to subscribers once a second.
- * No allocation, no lock, no SQLite, no logging: buffers are the worker's.
+ * No allocation, no lock, no SQLite, no logging on the packet path: buffers
+ * are the worker's (the 1 s measurement resizes the rings).
  * Threads: the worker's thread only. */
 #include "media/sfu_int.h"
 
@@ -455,6 +456,18 @@ void sfu_send_reports(sfu_wconn_t *c, int64_t now_us)
 
 /* ---- simulcast layers ---- */
 
+/* About one second of a stream at bps (rounded up to 32 kB, within the
+ * bounds), with a quarter of slack when it grows; the ring grows when the
+ * second no longer fits and shrinks only when it is twice too big. */
+static void size_ring(km_ring_t *ring, uint64_t bps)
+{
+	size_t second = (size_t)(bps / 8), have = km_ring_bytes(ring);
+	size_t want = (second + second / 4 + 32767) / 32768 * 32768;
+	want = want < SFU_RING_BYTES_MIN ? SFU_RING_BYTES_MIN : want > SFU_RING_BYTES_MAX ? SFU_RING_BYTES_MAX : want;
+	if (second > have || want * 2 <= have)
+		(void)km_ring_resize(ring, want); /* out of memory: keeps the old size */
+}
+
 void sfu_measure(sfu_wconn_t *c, int64_t now_us)
 {
 	for (size_t i = 0; i < c->ntracks; i++) {
@@ -466,6 +479,8 @@ void sfu_measure(sfu_wconn_t *c, int64_t now_us)
 			sfu_layer_t *l = &t->layers[k];
 			t->rates[k].bps = (l->octets - l->octets_prior) * 8 * 1000000 / (uint64_t)dt;
 			l->octets_prior = l->octets;
+			if (l->ring && l->started)
+				size_ring(l->ring, t->rates[k].bps);
 		}
 		t->rate_at_us = now_us;
 	}

@@ -73,6 +73,7 @@ static void conn_destroy(sfu_wconn_t *c)
 			break;
 		}
 	km_conn_free(c->conn);
+	km_subctx_free(c->sub); /* after the transport that ran on it */
 	free_rings(c);
 	__atomic_sub_fetch(&c->ws->live_conns, 1, __ATOMIC_RELAXED);
 	free(c);
@@ -132,7 +133,7 @@ static int init_track(sfu_track_t *t, const km_neg_track_t *neg, int64_t now_us)
 	t->rate_at_us = now_us;
 	for (size_t k = 0; k < t->nlayers; k++) {
 		km_rtp_unwrap_init(&t->layers[k].unwrap);
-		if (neg->kind == KM_SDP_VIDEO && !(t->layers[k].ring = km_ring_new(SFU_RING_SLOTS, KM_CONN_MAX_PACKET)))
+		if (neg->kind == KM_SDP_VIDEO && !(t->layers[k].ring = km_ring_new_sized(SFU_RING_SLOTS, KM_CONN_MAX_PACKET, SFU_RING_BYTES_START)))
 			return KM_ENOMEM;
 	}
 	return 0;
@@ -161,9 +162,13 @@ static int make_conn(sfu_wstate_t *ws, sfu_wroom_t *r, const sfu_cmd_open_t *cmd
 		.port_max = ws->port_max, .ice_controlling = cmd->kind == KM_SFU_SUB, .cert = ws->cert,
 		.profiles = cmd->profiles | KM_DTLS_AES256GCM, .on_candidate = on_candidate, .on_state = on_state,
 		.on_rtp = sfu_on_rtp, .on_rtcp = sfu_on_rtcp, .ud = c,
+		.sendq = km_worker_sendq(ws->worker),
 	};
-	int rc = km_conn_new(km_worker_context(ws->worker), &cfg, cmd->ufrag, cmd->pwd, &c->conn, err, errlen);
+	c->sub = km_subctx_new(ws->subloop);
+	GMainContext *ctx = c->sub ? km_subctx_context(c->sub) : km_worker_context(ws->worker);
+	int rc = km_conn_new(ctx, &cfg, cmd->ufrag, cmd->pwd, &c->conn, err, errlen);
 	if (rc) {
+		km_subctx_free(c->sub);
 		free_rings(c);
 		free(c);
 		return rc;
@@ -380,6 +385,8 @@ static gboolean on_timer(gpointer ud)
 void sfu_w_start(void *arg)
 {
 	sfu_wstate_t *ws = arg;
+	if (km_subloop_new(km_worker_context(ws->worker), &ws->subloop) != 0)
+		km_warn("sfu", "subloop_failed", "fallback=worker_context"); /* works, but O(connections) per wake-up */
 	ws->timer = g_timeout_source_new(1000);
 	g_source_set_callback(ws->timer, on_timer, ws, NULL);
 	g_source_attach(ws->timer, km_worker_context(ws->worker));
@@ -401,4 +408,6 @@ void sfu_w_stop(void *arg)
 		g_source_unref(ws->timer);
 		ws->timer = NULL;
 	}
+	km_subloop_free(ws->subloop);
+	ws->subloop = NULL;
 }

@@ -14,6 +14,7 @@ struct km_worker {
 	GMainContext *ctx;
 	GMainLoop *loop;
 	GThread *thread;
+	km_sendq_t *sendq; /* the worker thread's only */
 
 	GMutex lock; /* guards everything below */
 	int stopping;
@@ -31,17 +32,33 @@ typedef struct {
 	void *arg;
 } call_t;
 
+/* The send queue of the worker running on this thread (GLib's poll
+ * function has no user data). */
+static _Thread_local km_sendq_t *thread_sendq;
+
+/* The worker context's poll function: what the sources dispatched in this
+ * loop iteration queued goes out now, just before the loop polls (and
+ * perhaps sleeps). */
+static gint poll_flushing(GPollFD *fds, guint nfds, gint timeout)
+{
+	km_sendq_flush(thread_sendq);
+	return g_poll(fds, nfds, timeout);
+}
+
 static gpointer run(gpointer p)
 {
 	km_worker_t *w = p;
 
+	thread_sendq = w->sendq;
 	g_main_context_push_thread_default(w->ctx);
 	g_main_loop_run(w->loop);
 	/* Let sources made ready by the last calls (e.g. an ICE endpoint freed
 	 * from its own callback) finish on this thread; bounded. */
 	for (int i = 0; i < 64 && g_main_context_iteration(w->ctx, FALSE); i++)
 		;
+	km_sendq_flush(w->sendq);
 	g_main_context_pop_thread_default(w->ctx);
+	thread_sendq = NULL;
 	return NULL;
 }
 
@@ -57,8 +74,14 @@ int km_worker_new(const char *name, km_worker_t **out)
 	if (!w)
 		return KM_ENOMEM;
 	g_strlcpy(w->name, name, sizeof(w->name));
+	w->sendq = km_sendq_new();
+	if (!w->sendq) {
+		free(w);
+		return KM_ENOMEM;
+	}
 	g_mutex_init(&w->lock);
 	w->ctx = g_main_context_new();
+	g_main_context_set_poll_func(w->ctx, poll_flushing);
 	w->loop = g_main_loop_new(w->ctx, FALSE);
 	w->thread = g_thread_try_new(w->name, run, w, &gerr);
 	if (!w->thread) {
@@ -68,6 +91,7 @@ int km_worker_new(const char *name, km_worker_t **out)
 		g_main_loop_unref(w->loop);
 		g_main_context_unref(w->ctx);
 		g_mutex_clear(&w->lock);
+		km_sendq_free(w->sendq);
 		free(w);
 		return KM_EIO;
 	}
@@ -143,12 +167,18 @@ void km_worker_free(km_worker_t *w)
 	g_main_loop_unref(w->loop);
 	g_main_context_unref(w->ctx);
 	g_mutex_clear(&w->lock);
+	km_sendq_free(w->sendq);
 	free(w);
 }
 
 GMainContext *km_worker_context(km_worker_t *w)
 {
 	return w ? w->ctx : NULL;
+}
+
+km_sendq_t *km_worker_sendq(km_worker_t *w)
+{
+	return w ? w->sendq : NULL;
 }
 
 int km_worker_is_current(km_worker_t *w)

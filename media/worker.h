@@ -27,6 +27,8 @@
 
 #include <glib.h>
 
+#include "media/sendq.h"
+
 #define KM_WORKER_EVENT_CAP 1024
 /* Room for an SDP candidate line (RFC 8839: foundation <= 32 chars, an IPv6
  * address <= 45, ...), with margin; longer text is refused, never cut. */
@@ -75,6 +77,13 @@ GMainContext *km_worker_context(km_worker_t *w);
  * arg is passed through untouched (whoever queued it owns it). Returns 0,
  * or KM_EINVAL (NULL w or fn, or the worker is stopping: fn will not run). */
 int km_worker_call(km_worker_t *w, void (*fn)(void *), void *arg);
+
+/* The worker's queue of outgoing datagrams (borrowed, lives as long as w;
+ * for use on w's thread only, e.g. in km_conn_config_t). The worker's loop
+ * flushes it each time before it polls, so that everything sent during one
+ * loop iteration leaves in one sendmmsg per socket; and once more when the
+ * loop stops. */
+km_sendq_t *km_worker_sendq(km_worker_t *w);
 
 /* 1 when called on w's thread (while its loop runs), else 0. */
 int km_worker_is_current(km_worker_t *w);

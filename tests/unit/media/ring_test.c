@@ -1,7 +1,8 @@
 /* ring_test.c — unit tests of media/ring: the per-track retransmission
  * ring. Put/get, overwrite by a later seq in the same slot, 65535 -> 0
- * wraparound, the window that keeps stale slots from being returned, and
- * argument checks. */
+ * wraparound, the window that keeps stale slots from being returned,
+ * argument checks, the byte storage (oldest packets forgotten when the
+ * bytes run out, never a half-overwritten one) and resizing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -184,6 +185,79 @@ static void test_reset(void **state)
 	km_ring_free(r);
 }
 
+/* The byte storage: packets at their exact lengths; when the bytes run out
+ * the oldest are forgotten, never returned half overwritten. */
+static void test_bytes_limit(void **state)
+{
+	/* 1024 slots but 400 bytes: packets of 20..69 bytes, about 8 fit */
+	km_ring_t *r = km_ring_new_sized(1024, 100, 400);
+	const uint8_t *p;
+	size_t n;
+	assert_non_null(r);
+	assert_int_equal(km_ring_bytes(r), 400);
+	for (uint16_t s = 0; s < 100; s++)
+		put_seq(r, s);
+	expect_pkt(r, 99);
+	expect_pkt(r, 98);
+	size_t held = 0, bytes = 0;
+	for (uint16_t s = 0; s < 100; s++)
+		if (km_ring_get(r, s, &p, &n) == 0) {
+			expect_pkt(r, s); /* whatever is returned is intact */
+			held++;
+			bytes += n;
+		}
+	assert_true(held >= 4 && held < 20);
+	assert_true(bytes <= 400);
+	assert_int_equal(km_ring_get(r, 50, &p, &n), -1); /* long gone */
+	km_ring_free(r);
+
+	assert_null(km_ring_new_sized(16, 1500, 1499)); /* less than one packet */
+	assert_null(km_ring_new_sized(16, 1500, ((size_t)64 << 20) + 1));
+	/* room for one of these packets only: the newest survives */
+	r = km_ring_new_sized(16, 40, 40);
+	put_seq(r, 1);
+	put_seq(r, 2);
+	expect_pkt(r, 2);
+	assert_int_equal(km_ring_get(r, 1, &p, &n), -1);
+	km_ring_free(r);
+}
+
+static void test_resize(void **state)
+{
+	km_ring_t *r = km_ring_new_sized(64, 100, 4096);
+	const uint8_t *p;
+	size_t n;
+	for (uint16_t s = 65500; s != 20; s++) /* across the wrap */
+		put_seq(r, s);
+	/* larger: everything it held is still there */
+	size_t before = 0;
+	for (uint16_t s = 65470; s != 21; s++)
+		before += km_ring_get(r, s, &p, &n) == 0;
+	assert_int_equal(km_ring_resize(r, 65536), 0);
+	assert_int_equal(km_ring_bytes(r), 65536);
+	size_t after = 0;
+	for (uint16_t s = 65470; s != 21; s++)
+		if (km_ring_get(r, s, &p, &n) == 0) {
+			expect_pkt(r, s);
+			after++;
+		}
+	assert_int_equal(after, before);
+	/* now there is room for the whole window of 64 */
+	for (uint16_t s = 20; s < 200; s++)
+		put_seq(r, s);
+	for (uint16_t s = 136; s < 200; s++)
+		expect_pkt(r, s);
+	/* smaller: the newest that fit stay, in order */
+	assert_int_equal(km_ring_resize(r, 200), 0);
+	expect_pkt(r, 199);
+	assert_int_equal(km_ring_get(r, 136, &p, &n), -1);
+	assert_int_equal(km_ring_resize(r, 99), -1); /* under max_packet: refused */
+	expect_pkt(r, 199);
+	put_seq(r, 200); /* still works after resizing */
+	expect_pkt(r, 200);
+	km_ring_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +268,8 @@ int main(void)
 		cmocka_unit_test(test_wraparound),
 		cmocka_unit_test(test_stale_window),
 		cmocka_unit_test(test_reset),
+		cmocka_unit_test(test_bytes_limit),
+		cmocka_unit_test(test_resize),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
