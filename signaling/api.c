@@ -1,8 +1,11 @@
 /* api.c — the JSON API's router: route tables, the Origin check for
  * state-changing requests, body parsing and its schema check
- * (signaling/schema.h), the session and role checks, and
- * the small endpoints (/healthz, version, test hooks). Every error uses the
- * one format {"error": {"code": ..., "message": ...}}. Signaling thread only. */
+ * (signaling/schema.h), the session and role checks, deferred answers
+ * (password jobs in the KDF pool, signaling/kdf_pool.h, and requests parked
+ * behind them: km_api_defer, km_api_serial) and the small endpoints
+ * (/healthz, version, test hooks). Every error uses the one format
+ * {"error": {"code": ..., "message": ...}}. Signaling thread only; the
+ * pool's workers only wake the lws loop. */
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -11,6 +14,7 @@
 #include "signaling/consult_int.h"
 #include "signaling/schema.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,7 +279,7 @@ static void run_route(km_server_t *srv, km_http_req_t *req, const km_route_t *r,
 		goto out;
 	}
 	r->fn(&c);
-	if (!c.resp->status)
+	if (!c.resp->status && !req->api_job)
 		km_http_error(c.resp, 500, "internal", "no answer");
 out:
 	json_decref(c.body);
@@ -304,4 +308,311 @@ int km_api_dispatch(km_server_t *srv, km_http_req_t *req)
 	else
 		km_http_error(&req->resp, 404, "not_found", "no such API endpoint");
 	return 1;
+}
+
+/* ---- deferred answers ---- */
+
+#define JOBS_MAX 64      /* password jobs out at once (kdf_pool.h) */
+#define PARKED_MAX 64    /* requests parked behind a key */
+#define PARKED_PER_ADDRESS 8
+
+struct api_jobs;
+
+struct km_api_job {
+	struct km_api_job *prev, *next; /* in owner->running or owner->parked */
+	struct api_jobs *owner;
+	km_http_req_t *live;    /* the request to answer; NULL once its connection closed */
+	int parked;             /* 1: waits for wait_key, no pool job */
+	char wait_key[KM_API_KEY_MAX];
+	km_api_cont_fn cont;
+	void *state;            /* owned, wiped */
+	size_t state_len;
+	km_api_ctx_t ctx;       /* the continuation's context; ctx.req = &shadow */
+	km_http_req_t shadow;   /* the request's fields, without body; its resp is the answer */
+};
+
+typedef struct api_jobs {
+	km_server_t *srv;
+	km_kdf_pool_t *pool;
+	struct km_api_job *running, *parked;
+	size_t n_parked;
+	uint64_t busy_log_ms;
+	unsigned long busy_refused;
+} api_jobs_t;
+
+/* The per-server state lives in lws's per-vhost storage of our protocol. */
+static api_jobs_t **jobs_slot(km_server_t *srv, int create)
+{
+	const struct lws_protocols *pr = srv->vh ? lws_vhost_name_to_protocol(srv->vh, "kamer") : NULL;
+	if (!pr)
+		return NULL;
+	api_jobs_t **slot = lws_protocol_vh_priv_get(srv->vh, pr);
+	if (!slot && create)
+		slot = lws_protocol_vh_priv_zalloc(srv->vh, pr, sizeof *slot);
+	return slot;
+}
+
+static void link_job(struct km_api_job **head, struct km_api_job *j)
+{
+	struct km_api_job **pp = head;
+	struct km_api_job *last = NULL;
+	while (*pp) {
+		last = *pp;
+		pp = &(*pp)->next;
+	}
+	j->prev = last;
+	j->next = NULL;
+	*pp = j;
+}
+
+static void unlink_job(struct km_api_job **head, struct km_api_job *j)
+{
+	if (j->prev)
+		j->prev->next = j->next;
+	else if (*head == j)
+		*head = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	j->prev = j->next = NULL;
+}
+
+static void job_free(struct km_api_job *j)
+{
+	if (j->state) {
+		OPENSSL_cleanse(j->state, j->state_len);
+		free(j->state);
+	}
+	free(j->shadow.resp.body);
+	OPENSSL_cleanse(j, sizeof *j);
+	free(j);
+}
+
+/* The pool's worker has a result: wake the lws loop (any thread). */
+static void jobs_wake(void *ud)
+{
+	km_server_t *srv = ud;
+	if (srv->ctx)
+		lws_cancel_service(srv->ctx);
+}
+
+/* km_kdf_pool_free: a job whose result never came back. */
+static void jobs_drop(void *ud)
+{
+	struct km_api_job *j = ud;
+	if (j->live)
+		j->live->api_job = NULL;
+	job_free(j);
+}
+
+static api_jobs_t *jobs_get(km_server_t *srv)
+{
+	api_jobs_t **slot = jobs_slot(srv, 1);
+	if (!slot)
+		return NULL;
+	if (*slot)
+		return *slot;
+	api_jobs_t *jobs = calloc(1, sizeof *jobs);
+	if (!jobs)
+		return NULL;
+	jobs->srv = srv;
+	int rc = km_kdf_pool_new(0, JOBS_MAX, jobs_wake, srv, jobs_drop, &jobs->pool);
+	if (rc) {
+		km_error("api", "kdf_pool_failed", "err=%s", km_err_name(rc));
+		free(jobs);
+		return NULL;
+	}
+	km_info("api", "kdf_pool_started", "threads=%u max_jobs=%d", km_kdf_pool_default_threads(), JOBS_MAX);
+	*slot = jobs;
+	return jobs;
+}
+
+static void busy(km_api_ctx_t *c, api_jobs_t *jobs)
+{
+	km_http_error(c->resp, 503, "busy", "The server is busy. Try again in a moment.");
+	c->resp->retry_after = 1;
+	if (!jobs)
+		return;
+	jobs->busy_refused++;
+	uint64_t now = km__now_ms();
+	if (now - jobs->busy_log_ms >= 1000) {
+		km_warn("api", "kdf_busy", "refused=%lu", jobs->busy_refused);
+		jobs->busy_refused = 0;
+		jobs->busy_log_ms = now;
+	}
+}
+
+static int key_busy(const api_jobs_t *jobs, const char *key)
+{
+	for (const struct km_api_job *j = jobs->running; j; j = j->next)
+		for (int k = 0; k < j->ctx.n_keys; k++)
+			if (strcmp(j->ctx.keys[k], key) == 0)
+				return 1;
+	return 0;
+}
+
+int km_api_serial(km_api_ctx_t *c, const char *key)
+{
+	if (c->job || c->n_keys >= 2 || strlen(key) >= KM_API_KEY_MAX)
+		return 0; /* continuations already hold their keys */
+	api_jobs_t **slot = jobs_slot(c->srv, 0);
+	api_jobs_t *jobs = slot ? *slot : NULL;
+	if (!jobs || !key_busy(jobs, key)) {
+		snprintf(c->keys[c->n_keys++], KM_API_KEY_MAX, "%s", key);
+		return 0;
+	}
+	/* Parked requests per caller address are bounded, so that one address
+	 * cannot take every place (per key would let strangers crowd out the
+	 * account's own user). */
+	size_t same = 0;
+	for (const struct km_api_job *j = jobs->parked; j; j = j->next)
+		same += strcmp(j->live->ip, c->req->ip) == 0;
+	struct km_api_job *j = NULL;
+	if (jobs->n_parked >= PARKED_MAX || same >= PARKED_PER_ADDRESS || !(j = calloc(1, sizeof *j))) {
+		busy(c, jobs);
+		return 1;
+	}
+	j->parked = 1;
+	j->owner = jobs;
+	j->live = c->req;
+	snprintf(j->wait_key, sizeof j->wait_key, "%s", key);
+	link_job(&jobs->parked, j);
+	jobs->n_parked++;
+	c->req->api_job = j;
+	return 1;
+}
+
+int km_api_defer(km_api_ctx_t *c, int kind, const char *password, const char *stored, km_api_cont_fn cont,
+		 const void *state, size_t state_len)
+{
+	api_jobs_t *jobs = jobs_get(c->srv);
+	struct km_api_job *j = jobs ? calloc(1, sizeof *j) : NULL;
+	if (!j || (state_len && !(j->state = malloc(state_len)))) {
+		free(j);
+		km_http_error(c->resp, 500, "internal", "cannot check the password now");
+		return KM_ENOMEM;
+	}
+	if (state_len)
+		memcpy(j->state, state, state_len);
+	j->state_len = state_len;
+	j->owner = jobs;
+	j->cont = cont;
+	j->live = c->job ? c->job->live : c->req;
+	j->shadow = *c->req;
+	j->shadow.body = NULL;
+	j->shadow.body_len = 0;
+	j->shadow.api_job = NULL;
+	j->shadow.resp = *c->resp; /* an answer begun (a cookie) goes on with it */
+	j->ctx = *c;
+	j->ctx.req = &j->shadow;
+	j->ctx.resp = &j->shadow.resp;
+	j->ctx.body = NULL;
+	j->ctx.job = j;
+	int rc = kind == KM_KDF_VERIFY ? km_kdf_pool_verify(jobs->pool, password, stored, j)
+				       : km_kdf_pool_hash(jobs->pool, password, j);
+	if (rc) {
+		j->shadow.resp.body = NULL; /* still c->resp's */
+		job_free(j);
+		if (rc == KM_EBUSY)
+			busy(c, jobs);
+		else
+			km_http_error(c->resp, 500, "internal", "cannot check the password now");
+		return rc;
+	}
+	memset(c->resp, 0, sizeof *c->resp); /* moved into the job */
+	link_job(&jobs->running, j);
+	if (j->live)
+		j->live->api_job = j;
+	return 0;
+}
+
+/* Runs j's continuation and answers its request (unless it deferred again
+ * or the connection is gone). */
+static void complete(api_jobs_t *jobs, const km_kdf_result_t *r)
+{
+	struct km_api_job *j = r->ud;
+	unlink_job(&jobs->running, j);
+	j->cont(&j->ctx, r, j->state);
+	km_http_req_t *live = j->live;
+	if (live && live->api_job == j) {
+		if (!j->shadow.resp.status)
+			km_http_error(&j->shadow.resp, 500, "internal", "no answer");
+		free(live->resp.body);
+		live->resp = j->shadow.resp;
+		memset(&j->shadow.resp, 0, sizeof j->shadow.resp);
+		live->api_job = NULL;
+		km_http_answer(jobs->srv, live);
+	}
+	job_free(j);
+}
+
+/* Dispatches again, in arrival order, the parked requests whose key is free. */
+static void unpark(api_jobs_t *jobs)
+{
+	struct km_api_job *ready = NULL, *next;
+	for (struct km_api_job *j = jobs->parked; j; j = next) {
+		next = j->next;
+		if (key_busy(jobs, j->wait_key))
+			continue;
+		unlink_job(&jobs->parked, j);
+		jobs->n_parked--;
+		link_job(&ready, j);
+	}
+	while (ready) {
+		struct km_api_job *j = ready;
+		unlink_job(&ready, j);
+		km_http_req_t *req = j->live;
+		req->api_job = NULL;
+		job_free(j);
+		km_api_dispatch(jobs->srv, req);
+		if (!req->api_job)
+			km_http_answer(jobs->srv, req);
+	}
+}
+
+void km__api_jobs_done(km_server_t *srv)
+{
+	api_jobs_t **slot = jobs_slot(srv, 0);
+	api_jobs_t *jobs = slot ? *slot : NULL;
+	km_kdf_result_t r[8];
+	size_t n;
+	if (!jobs)
+		return;
+	while ((n = km_kdf_pool_poll(jobs->pool, r, 8)) > 0) {
+		for (size_t i = 0; i < n; i++)
+			complete(jobs, &r[i]);
+		OPENSSL_cleanse(r, sizeof r);
+		unpark(jobs);
+	}
+}
+
+void km__api_req_closed(km_http_req_t *req)
+{
+	struct km_api_job *j = req->api_job;
+	if (!j)
+		return;
+	req->api_job = NULL;
+	j->live = NULL;
+	if (j->parked) {
+		unlink_job(&j->owner->parked, j);
+		j->owner->n_parked--;
+		job_free(j);
+	}
+}
+
+void km__api_jobs_free(km_server_t *srv)
+{
+	api_jobs_t **slot = jobs_slot(srv, 0);
+	api_jobs_t *jobs = slot ? *slot : NULL;
+	if (!jobs)
+		return;
+	km_kdf_pool_free(jobs->pool); /* drops every running job */
+	while (jobs->parked) {
+		struct km_api_job *j = jobs->parked;
+		unlink_job(&jobs->parked, j);
+		if (j->live)
+			j->live->api_job = NULL;
+		job_free(j);
+	}
+	free(jobs);
+	*slot = NULL;
 }

@@ -5,7 +5,12 @@
  * password checks per account (at most 100 an hour, a share of it kept for
  * the account's known devices, device.h); and the org's lockout after its
  * number of failures, which holds for browsers without the device mark, so
- * strangers cannot lock the account's own user out. Signaling thread only. */
+ * strangers cannot lock the account's own user out. Every scrypt (sign-in,
+ * set-up, password change, re-enrolment) runs in the KDF pool
+ * (kdf_pool.h, api_int.h km_api_defer); its continuation finishes the
+ * request. Sign-ins run one at a time per address and per account
+ * (km_api_serial), so every check sees the attempts before it. Signaling
+ * thread only. */
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -113,66 +118,47 @@ static const char *next_of(const char *stage)
 	return strcmp(stage, "password") == 0 ? "totp" : strcmp(stage, "enrol") == 0 ? "enrol" : "done";
 }
 
-static void signin(km_api_ctx_t *c)
-{
-	if (km_api_only(c, FIELDS("email", "password")))
-		return;
-	const char *email = km_api_str(c, "email", 254);
-	const char *pw = email ? km_api_str(c, "password", KM_PASSWORD_INPUT_MAX) : NULL;
-	if (!pw)
-		return;
+/* What the sign-in continuation needs (wiped with the job). */
+struct signin_st {
 	char kip[72], kacct[72], kpair[72];
-	key_ip(c, kip);
-	key_account(email, NULL, kacct);
-	key_account(email, c->req->ip, kpair);
-	int64_t wait = throttled(c, kip, kpair);
-	if (wait > 0) {
-		int by_ip = km_throttle_wait(c->srv->throttle, kip, km_clock_now_ms()) > 0;
-		too_many(c, wait, by_ip ? kip : kpair, "password", by_ip ? "address" : "account_address");
-		return;
-	}
+	int found, known;
 	km_user_t u;
-	int found = km_accounts_user_by_email(c->srv->store, email, &u) == 0;
-	int known = found && km_device_valid(c->srv->server_key, c->req->device, u.id, c->now);
-	/* The account's budget of failed checks (the device mark has its own):
-	 * spent by failures only, so that the user's own sign-ins cost nothing. */
+};
+
+/* The password was checked (in the KDF pool): the rest of the sign-in. */
+static void signin_checked(km_api_ctx_t *c, const km_kdf_result_t *r, void *state)
+{
+	struct signin_st *st = state;
+	const km_user_t *u = &st->u;
+	int found = st->found, known = st->known;
 	km_ratelimit_t *budget = known ? c->srv->pw_budget_known : c->srv->pw_budget;
-	wait = km_ratelimit_peek(budget, kacct, (uint64_t)km_clock_now_ms());
-	if (wait > 0) {
-		too_many(c, wait, kpair, "password", known ? "account_budget_known_device" : "account_budget");
-		return;
-	}
-	int has_pw = found && u.pw_hash[0];
-	int rehash = 0;
-	/* Always one scrypt verify, so that unknown accounts take as long. */
-	int pw_ok = km_password_verify(pw, has_pw ? u.pw_hash : c->srv->dummy_hash, &rehash) == 0 && has_pw;
-	int locked = found && !known && u.locked_until > c->now;
-	if (!pw_ok || u.disabled || locked) {
-		fail_both(c, kip, kpair);
-		km_ratelimit_take(budget, kacct, (uint64_t)km_clock_now_ms());
+	int has_pw = found && u->pw_hash[0];
+	int pw_ok = r->rc == 0 && has_pw;
+	int locked = found && !known && u->locked_until > c->now;
+	if (!pw_ok || u->disabled || locked) {
+		fail_both(c, st->kip, st->kpair);
+		km_ratelimit_take(budget, st->kacct, (uint64_t)km_clock_now_ms());
 		const char *why = !found ? "unknown_account" : !has_pw ? "no_password" : !pw_ok ? "bad_password"
-				  : u.disabled ? "disabled" : "locked";
-		if (has_pw && !pw_ok && !locked && !u.disabled)
-			count_failure(c, &u);
+				  : u->disabled ? "disabled" : "locked";
+		if (has_pw && !pw_ok && !locked && !u->disabled)
+			count_failure(c, u);
 		char d[48];
 		snprintf(d, sizeof d, "step=password reason=%s", why);
-		km_api_audit(c, found ? u.org_id : 0, "signin", "failure", found ? "user" : NULL, found ? u.id : 0, d);
+		km_api_audit(c, found ? u->org_id : 0, "signin", "failure", found ? "user" : NULL, found ? u->id : 0, d);
 		signin_failed(c);
 		return;
 	}
-	km_throttle_reset(c->srv->throttle, kpair);
-	if (rehash) {
-		char h[KM_PASSWORD_HASH_MAX];
-		if (km_password_hash(pw, h, sizeof h) == 0 && km_accounts_rehash(c->srv->store, u.id, h) == 0)
-			km_info("auth", "password_rehashed", "user=%lld", (long long)u.id);
-	}
+	km_throttle_reset(c->srv->throttle, st->kpair);
+	/* The worker hashed the password anew when its stored cost is too low. */
+	if (r->needs_rehash && r->hash[0] && km_accounts_rehash(c->srv->store, u->id, r->hash) == 0)
+		km_info("auth", "password_rehashed", "user=%lld", (long long)u->id);
 	km_policy_t p;
-	if (km_accounts_policy_get(c->srv->store, u.org_id, &p) != 0)
+	if (km_accounts_policy_get(c->srv->store, u->org_id, &p) != 0)
 		km_policy_defaults(&p);
-	const char *stage = u.totp_len ? "password" : p.require_2fa ? "enrol" : "full";
+	const char *stage = u->totp_len ? "password" : p.require_2fa ? "enrol" : "full";
 	char token[KM_TOKEN_LEN];
 	int64_t sid;
-	int rc = km_accounts_session_new(c->srv->store, u.id, stage, c->now, c->now + p.session_max_hours * 3600,
+	int rc = km_accounts_session_new(c->srv->store, u->id, stage, c->now, c->now + p.session_max_hours * 3600,
 					 c->req->ip, c->req->user_agent, token, &sid);
 	if (rc) {
 		km_api_store_failed(c, "session_new", rc);
@@ -182,16 +168,56 @@ static void signin(km_api_ctx_t *c)
 	OPENSSL_cleanse(token, sizeof token);
 	/* The audit row names the user from here on. */
 	c->has_session = 1;
-	c->user = u;
+	c->user = *u;
 	c->policy = p;
 	if (strcmp(stage, "full") == 0) {
-		mark_device(c, u.id);
-		km_accounts_record_success(c->srv->store, u.id);
+		mark_device(c, u->id);
+		km_accounts_record_success(c->srv->store, u->id);
 		km_api_audit(c, -1, "signin", "success", "session", sid, "factors=password");
 	} else {
 		km_api_audit(c, -1, "signin.password", "success", "session", sid, NULL);
 	}
 	km_http_json(c->resp, 200, json_pack("{s:s}", "next", next_of(stage)));
+}
+
+static void signin(km_api_ctx_t *c)
+{
+	if (km_api_only(c, FIELDS("email", "password")))
+		return;
+	const char *email = km_api_str(c, "email", 254);
+	const char *pw = email ? km_api_str(c, "password", KM_PASSWORD_INPUT_MAX) : NULL;
+	if (!pw)
+		return;
+	struct signin_st st;
+	memset(&st, 0, sizeof st);
+	key_ip(c, st.kip);
+	key_account(email, NULL, st.kacct);
+	key_account(email, c->req->ip, st.kpair);
+	/* One password check at a time per address and per account, so that
+	 * the throttles and the budget below count every earlier attempt. */
+	if (km_api_serial(c, st.kip) || km_api_serial(c, st.kacct))
+		return;
+	int64_t wait = throttled(c, st.kip, st.kpair);
+	if (wait > 0) {
+		int by_ip = km_throttle_wait(c->srv->throttle, st.kip, km_clock_now_ms()) > 0;
+		too_many(c, wait, by_ip ? st.kip : st.kpair, "password", by_ip ? "address" : "account_address");
+		return;
+	}
+	st.found = km_accounts_user_by_email(c->srv->store, email, &st.u) == 0;
+	st.known = st.found && km_device_valid(c->srv->server_key, c->req->device, st.u.id, c->now);
+	/* The account's budget of failed checks (the device mark has its own):
+	 * spent by failures only, so that the user's own sign-ins cost nothing. */
+	km_ratelimit_t *budget = st.known ? c->srv->pw_budget_known : c->srv->pw_budget;
+	wait = km_ratelimit_peek(budget, st.kacct, (uint64_t)km_clock_now_ms());
+	if (wait > 0) {
+		too_many(c, wait, st.kpair, "password", st.known ? "account_budget_known_device" : "account_budget");
+		OPENSSL_cleanse(&st, sizeof st);
+		return;
+	}
+	int has_pw = st.found && st.u.pw_hash[0];
+	/* Always one scrypt verify, so that unknown accounts take as long. */
+	km_api_defer(c, KM_KDF_VERIFY, pw, has_pw ? st.u.pw_hash : c->srv->dummy_hash, signin_checked, &st, sizeof st);
+	OPENSSL_cleanse(&st, sizeof st);
 }
 
 /* Opens the sealed TOTP secret (active or pending) of u into secret. */
@@ -277,28 +303,43 @@ static void second_factor(km_api_ctx_t *c)
 	km_http_json(c->resp, 200, json_pack("{s:s,s:i}", "next", "done", "recovery_codes_left", (int)left));
 }
 
-/* Checks the caller's current password (for changing password or 2FA). */
-static int password_again(km_api_ctx_t *c, const char *field)
+/* The caller's current password (asked again to change the password or
+ * 2FA) was checked: 1 if it was right, else the failure is counted and
+ * audited and the answer is 401. */
+static int reauth_ok(km_api_ctx_t *c, const km_kdf_result_t *r)
 {
-	const char *pw = km_api_str(c, field, KM_PASSWORD_INPUT_MAX);
-	if (!pw)
-		return -1;
-	int rehash;
-	if (km_password_verify(pw, c->user.pw_hash, &rehash) != 0) {
-		count_failure(c, &c->user);
-		km_api_audit(c, -1, "reauth", "failure", "user", c->user.id, NULL);
-		km_http_error(c->resp, 401, "password_wrong", "The password is not right.");
-		return -1;
-	}
+	if (r->rc == 0)
+		return 1;
+	count_failure(c, &c->user);
+	km_api_audit(c, -1, "reauth", "failure", "user", c->user.id, NULL);
+	km_http_error(c->resp, 401, "password_wrong", "The password is not right.");
 	return 0;
+}
+
+static void enrol_start_go(km_api_ctx_t *c);
+
+static void enrol_start_checked(km_api_ctx_t *c, const km_kdf_result_t *r, void *state)
+{
+	if (reauth_ok(c, r))
+		enrol_start_go(c);
 }
 
 static void enrol_start(km_api_ctx_t *c)
 {
 	if (km_api_only(c, FIELDS("password")))
 		return;
-	if (c->user.totp_len && password_again(c, "password"))
+	if (!c->user.totp_len) {
+		enrol_start_go(c);
 		return;
+	}
+	const char *pw = km_api_str(c, "password", KM_PASSWORD_INPUT_MAX);
+	if (pw)
+		km_api_defer(c, KM_KDF_VERIFY, pw, c->user.pw_hash, enrol_start_checked, NULL, 0);
+}
+
+/* A new TOTP secret, pending until enrol_confirm. */
+static void enrol_start_go(km_api_ctx_t *c)
+{
 	uint8_t secret[KM_TOTP_SECRET_LEN], sealed[KM_SEALED_MAX];
 	char b32[64], uri[KM_TOTP_URI_MAX], aad[48];
 	size_t slen;
@@ -424,20 +465,20 @@ static int policy_ok(km_api_ctx_t *c, const km_user_t *u, const char *pw)
 	return 0;
 }
 
-static void setup(km_api_ctx_t *c)
-{
+struct setup_st {
+	char token[72];
 	km_user_t u;
-	if (km_api_only(c, FIELDS("token", "password")))
-		return;
-	const char *token = km_api_str(c, "token", 64);
-	const char *pw = token ? km_api_str(c, "password", KM_PASSWORD_INPUT_MAX) : NULL;
-	if (!pw || setup_user(c, token, &u) || !policy_ok(c, &u, pw))
-		return;
-	char h[KM_PASSWORD_HASH_MAX];
+};
+
+/* The new password was hashed (in the KDF pool): use the link. */
+static void setup_hashed(km_api_ctx_t *c, const km_kdf_result_t *r, void *state)
+{
+	struct setup_st *st = state;
+	const km_user_t *u = &st->u;
 	int64_t uid;
-	int rc = km_password_hash(pw, h, sizeof h);
+	int rc = r->rc;
 	if (!rc)
-		rc = km_accounts_setup_link_use(c->srv->store, token, h, c->now, &uid);
+		rc = km_accounts_setup_link_use(c->srv->store, st->token, r->hash, c->now, &uid);
 	if (rc == KM_ENOTFOUND) {
 		km_http_error(c->resp, 404, "setup_link_invalid", "This link is not valid (anymore).");
 		return;
@@ -446,8 +487,23 @@ static void setup(km_api_ctx_t *c)
 		km_api_store_failed(c, "setup", rc);
 		return;
 	}
-	km_api_audit(c, u.org_id, "password.set", "success", "user", u.id, "via=setup_link");
+	km_api_audit(c, u->org_id, "password.set", "success", "user", u->id, "via=setup_link");
 	km_http_json(c->resp, 200, json_object());
+}
+
+static void setup(km_api_ctx_t *c)
+{
+	struct setup_st st;
+	if (km_api_only(c, FIELDS("token", "password")))
+		return;
+	const char *token = km_api_str(c, "token", 64);
+	const char *pw = token ? km_api_str(c, "password", KM_PASSWORD_INPUT_MAX) : NULL;
+	memset(&st, 0, sizeof st);
+	if (!pw || setup_user(c, token, &st.u) || !policy_ok(c, &st.u, pw))
+		return;
+	memcpy(st.token, token, strlen(token) + 1); /* at most 64 bytes (km_api_str) */
+	km_api_defer(c, KM_KDF_HASH, pw, NULL, setup_hashed, &st, sizeof st);
+	OPENSSL_cleanse(&st, sizeof st);
 }
 
 static void signout(km_api_ctx_t *c)
@@ -502,23 +558,44 @@ static void session_end(km_api_ctx_t *c)
 	km_http_json(c->resp, 200, json_object());
 }
 
-static void password_change(km_api_ctx_t *c)
+/* The new password, kept (and wiped) between the two checks. */
+struct pwchange_st {
+	char nw[KM_PASSWORD_INPUT_MAX + 1];
+};
+
+static void password_change_hashed(km_api_ctx_t *c, const km_kdf_result_t *r, void *state)
 {
-	if (km_api_only(c, FIELDS("current", "new")))
-		return;
-	const char *nw = km_api_str(c, "new", KM_PASSWORD_INPUT_MAX);
-	if (!nw || password_again(c, "current") || !policy_ok(c, &c->user, nw))
-		return;
-	char h[KM_PASSWORD_HASH_MAX];
-	int rc = km_password_hash(nw, h, sizeof h);
+	int rc = r->rc;
 	if (!rc)
-		rc = km_accounts_set_password(c->srv->store, c->user.id, h, c->now, c->sess.id);
+		rc = km_accounts_set_password(c->srv->store, c->user.id, r->hash, c->now, c->sess.id);
 	if (rc) {
 		km_api_store_failed(c, "password_change", rc);
 		return;
 	}
 	km_api_audit(c, -1, "password.change", "success", "user", c->user.id, NULL);
 	km_http_json(c->resp, 200, json_object());
+}
+
+static void password_change_checked(km_api_ctx_t *c, const km_kdf_result_t *r, void *state)
+{
+	struct pwchange_st *st = state;
+	if (!reauth_ok(c, r) || !policy_ok(c, &c->user, st->nw))
+		return;
+	km_api_defer(c, KM_KDF_HASH, st->nw, NULL, password_change_hashed, NULL, 0);
+}
+
+static void password_change(km_api_ctx_t *c)
+{
+	if (km_api_only(c, FIELDS("current", "new")))
+		return;
+	const char *nw = km_api_str(c, "new", KM_PASSWORD_INPUT_MAX);
+	const char *cur = nw ? km_api_str(c, "current", KM_PASSWORD_INPUT_MAX) : NULL;
+	if (!cur)
+		return;
+	struct pwchange_st st;
+	memcpy(st.nw, nw, strlen(nw) + 1); /* at most KM_PASSWORD_INPUT_MAX bytes (km_api_str) */
+	km_api_defer(c, KM_KDF_VERIFY, cur, c->user.pw_hash, password_change_checked, &st, sizeof st);
+	OPENSSL_cleanse(&st, sizeof st);
 }
 
 const km_route_t km_api_auth_routes[] = {

@@ -6,6 +6,7 @@
 #include "rooms/accounts.h"
 #include "rooms/audit.h"
 #include "signaling/http.h"
+#include "signaling/kdf_pool.h"
 #include "signaling/server_int.h"
 
 #include <stdint.h>
@@ -29,8 +30,46 @@ typedef struct km_api_ctx {
 	km_org_t org;
 	km_policy_t policy;
 	int64_t id;        /* the {id} of the path, if the route has one */
-	json_t *body;      /* parsed body for POST/PUT/PATCH (borrowed) */
+	json_t *body;      /* parsed body for POST/PUT/PATCH (borrowed); NULL in a continuation */
+	struct km_api_job *job; /* in a continuation: the job it runs for (api.c) */
+	int n_keys;             /* serialisation keys taken (km_api_serial) */
+	char keys[2][72];
 } km_api_ctx_t;
+
+#define KM_API_KEY_MAX 72
+
+/* Deferred answers: a handler that needs a password hashed or verified
+ * (scrypt, ~150 ms) hands it to the KDF pool (kdf_pool.h) with
+ * km_api_defer and returns without an answer; cont(c, r, state) runs later
+ * on the signaling thread with r, and answers through c->resp like a
+ * handler (it may defer again). c there is a copy of the handler's context
+ * (km_api_ctx_t lives on run_route's stack) whose req is a copy of the
+ * request's fields, without body (c->body is NULL): copy what the
+ * continuation needs into state. The continuation always runs, also when
+ * the connection closed meanwhile (throttles, budgets and audit rows are
+ * recorded all the same); only its answer is then dropped. */
+typedef void (*km_api_cont_fn)(km_api_ctx_t *c, const km_kdf_result_t *r, void *state);
+
+/* Queues km_password_verify(password, stored) (kind KM_KDF_VERIFY; stored
+ * NULL for KM_KDF_HASH: km_password_hash(password)). Borrows password,
+ * stored and state (state_len bytes, copied; the copy is wiped and freed
+ * after cont). Returns 0: deferred, the caller returns at once. Otherwise
+ * c->resp holds the answer (503 busy with Retry-After 1 when the pool is
+ * full, logged at most once a second) and it returns a negative code. */
+int km_api_defer(km_api_ctx_t *c, int kind, const char *password, const char *stored, km_api_cont_fn cont,
+		 const void *state, size_t state_len);
+
+/* Serialises requests on key (at most 2 per request, before
+ * km_api_defer): while a deferred job of another request holds key, this
+ * request is parked and dispatched again from the start once the key is
+ * free, as if it had arrived then; returns 1 and the handler returns at
+ * once (also when the park is full, 64 requests in all or 8 of one
+ * caller address: then c->resp holds 503 busy).
+ * Returns 0 when key is free: the next km_api_defer holds it until its
+ * continuation (and any job it defers) is done. So checks made before a
+ * deferral (throttles, budgets) see every earlier request's outcome, as
+ * when each request was answered in one go. */
+int km_api_serial(km_api_ctx_t *c, const char *key);
 
 typedef void (*km_api_fn)(km_api_ctx_t *c);
 

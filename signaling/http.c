@@ -1,5 +1,8 @@
 /* http.c — request handling, static files, responses and the security
- * headers every response carries. Runs on the lws service thread only. */
+ * headers every response carries. An API answer may be deferred
+ * (req->api_job, api.c): nothing is written until km_http_answer, and a
+ * connection that closes meanwhile detaches it. Runs on the lws service
+ * thread only. */
 #include "signaling/device.h"
 #include "signaling/http.h"
 
@@ -193,14 +196,21 @@ static const char *loggable_path(const char *path)
 	return strncmp(path, "/j/", 3) == 0 ? "/j/-" : path;
 }
 
+void km_http_answer(km_server_t *srv, km_http_req_t *req)
+{
+	char q[600];
+	km_info("http", "request", "ip=%s method=%d path=%s status=%d bytes=%zu", KM_LOG_IP(srv, req->ip), req->method,
+		km_log_quote(q, sizeof q, loggable_path(req->path)), req->resp.status, req->resp.len);
+	lws_callback_on_writable(req->wsi);
+}
+
 static void dispatch(km_server_t *srv, struct lws *wsi, km_http_req_t *req)
 {
 	if (!km_api_dispatch(srv, req))
 		serve_static(srv, req);
-	char q[600];
-	km_info("http", "request", "ip=%s method=%d path=%s status=%d bytes=%zu", KM_LOG_IP(srv, req->ip), req->method,
-		km_log_quote(q, sizeof q, loggable_path(req->path)), req->resp.status, req->resp.len);
-	lws_callback_on_writable(wsi);
+	if (req->api_job)
+		return; /* answered later (api.c), or never if the connection closes */
+	km_http_answer(srv, req);
 }
 
 static int method_of(struct lws *wsi)
@@ -244,6 +254,8 @@ static void copy_query(struct lws *wsi, char *out, size_t cap)
 
 int km_http_on_request(km_server_t *srv, struct lws *wsi, km_http_req_t *req, const char *uri, size_t urilen)
 {
+	km__api_req_closed(req); /* none can be pending here; never answer a stale one */
+	req->wsi = wsi;
 	resp_reset(&req->resp);
 	free(req->body);
 	req->body = NULL;
@@ -421,6 +433,7 @@ int km_http_on_writeable(km_server_t *srv, struct lws *wsi, km_http_req_t *req)
 
 void km_http_on_close(km_server_t *srv, km_http_req_t *req)
 {
+	km__api_req_closed(req);
 	resp_reset(&req->resp);
 	free(req->body);
 	req->body = NULL;

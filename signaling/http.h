@@ -41,6 +41,9 @@ typedef struct km_http_req {
 	size_t body_len;
 	int body_too_big;
 	int active;        /* a request is being handled on this wsi */
+	struct lws *wsi;   /* the connection (or h2 stream) this request came on */
+	struct km_api_job *api_job; /* the deferred API answer being computed
+				     * (api.c), NULL if none: no response yet */
 	km_http_resp_t resp;
 } km_http_req_t;
 
@@ -60,8 +63,25 @@ void km_http_raw(km_http_resp_t *r, int status, const char *content_type, char *
 void km_http_error(km_http_resp_t *r, int status, const char *code, const char *message);
 
 /* The JSON API (api.c): fills req->resp for a request under /api/ or
- * /healthz. Returns 1 if the path was an API path (resp filled), 0 if not. */
+ * /healthz, or leaves it empty with req->api_job set when the answer is
+ * deferred (api_int.h, km_api_defer). Returns 1 if the path was an API path,
+ * 0 if not. */
 int km_api_dispatch(km_server_t *srv, km_http_req_t *req);
+
+/* Logs the request and asks lws to write its response (req->resp, now
+ * filled). dispatch does this for synchronous answers; api.c for a
+ * deferred one, once it is ready. */
+void km_http_answer(km_server_t *srv, km_http_req_t *req);
+
+/* Deferred API answers (api.c), called from server.c and http.c:
+ * km__api_jobs_done runs the continuations of finished password jobs (on
+ * LWS_CALLBACK_EVENT_WAIT_CANCELLED); km__api_jobs_free stops the password
+ * pool and forgets every pending answer (before the lws context goes);
+ * km__api_req_closed detaches req's pending answer, if any (its
+ * connection closed: the job still completes, its answer is dropped). */
+void km__api_jobs_done(km_server_t *srv);
+void km__api_jobs_free(km_server_t *srv);
+void km__api_req_closed(km_http_req_t *req);
 
 /* Copies the value of URI argument name into buf; 0 or -1 if absent. */
 int km_http_query_get(const km_http_req_t *req, const char *name, char *buf, size_t len);

@@ -171,6 +171,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		mail_results(srv);
 		km__media_events(srv);
+		km__api_jobs_done(srv); /* password checks done in the KDF pool */
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		/* The network connection's wsi still has its fd here; h2
@@ -443,6 +444,7 @@ void km_server_free(km_server_t *srv)
 	srv->mailer = NULL;
 	km_sfu_free(srv->sfu); /* its workers wake the context: before it goes */
 	srv->sfu = NULL;
+	km__api_jobs_free(srv); /* so do the KDF pool's */
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);
 	km_ratelimit_free(srv->rl);
