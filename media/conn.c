@@ -502,6 +502,17 @@ out:
 	return rc;
 }
 
+int km_conn_ice_restart(km_conn_t *c, const char *local_ufrag, const char *local_pwd, const char *remote_ufrag,
+			const char *remote_pwd, char *err, size_t errlen)
+{
+	if (!c || c->dying || c->state == KM_CONN_FAILED || c->state == KM_CONN_CLOSED)
+		return km_errf(KM_EINVAL, err, errlen, "the connection is gone");
+	enter(c);
+	int rc = km_ice_restart(c->ice, local_ufrag, local_pwd, remote_ufrag, remote_pwd, err, errlen);
+	leave(c);
+	return rc;
+}
+
 int km_conn_add_candidate(km_conn_t *c, const char *candidate, char *err, size_t errlen)
 {
 	int rc;

@@ -116,6 +116,14 @@ int km_conn_local_credentials(km_conn_t *c, char ufrag[KM_ICE_CRED_MAX], char pw
 int km_conn_set_remote(km_conn_t *c, const char *ufrag, const char *pwd, const char *fingerprint,
 		       int dtls_server, char *err, size_t errlen);
 
+/* ICE restart: new local credentials (KM_ICE_CRED_MAX-bounded, borrowed)
+ * and the peer's new ones from its re-offer; checks start again on the same
+ * sockets while DTLS and SRTP carry on; local candidates are reported again
+ * through on_candidate. Returns 0, KM_EINVAL (reason in err; also when the
+ * connection has failed or closed: then it must be made anew) or KM_EIO. */
+int km_conn_ice_restart(km_conn_t *c, const char *local_ufrag, const char *local_pwd, const char *remote_ufrag,
+			const char *remote_pwd, char *err, size_t errlen);
+
 /* A trickled remote candidate ("candidate:..." with or without "a="), or
  * NULL / "" for end of candidates. Returns 0, KM_ICE_IGNORED (harmless),
  * or a negative code with the reason in err. Candidates may arrive before

@@ -432,6 +432,42 @@ int km_ice_set_remote_credentials(km_ice_t *ice, const char *ufrag, const char *
 	return 0;
 }
 
+int km_ice_restart(km_ice_t *ice, const char *local_ufrag, const char *local_pwd, const char *remote_ufrag,
+		   const char *remote_pwd, char *err, size_t errlen)
+{
+	if (!ice || ice->doomed)
+		return km_errf(KM_EINVAL, err, errlen, "no endpoint");
+	if ((local_ufrag && !valid_ice_string(local_ufrag, 4, LOCAL_UFRAG_LEN)) ||
+	    (local_pwd && !valid_ice_string(local_pwd, 22, LOCAL_PWD_LEN)))
+		return km_errf(KM_EINVAL, err, errlen, "bad local credentials");
+	if (!valid_ice_string(remote_ufrag, 4, 256) || !valid_ice_string(remote_pwd, 22, 256))
+		return km_errf(KM_EINVAL, err, errlen, "bad remote credentials");
+	char ufrag[sizeof ice->ufrag], pwd[sizeof ice->pwd];
+	if (set_local_string(ufrag, local_ufrag, LOCAL_UFRAG_LEN) < 0 ||
+	    set_local_string(pwd, local_pwd, LOCAL_PWD_LEN) < 0)
+		return km_errf(KM_ECRYPTO, err, errlen, "getrandom failed");
+	drop_selected(ice);
+	if (!nice_agent_restart_stream(ice->agent, ice->stream))
+		return km_errf(KM_EIO, err, errlen, "libnice could not restart the stream");
+	if (!nice_agent_set_local_credentials(ice->agent, ice->stream, ufrag, pwd))
+		return km_errf(KM_EIO, err, errlen, "libnice refused the local credentials");
+	memcpy(ice->ufrag, ufrag, sizeof ufrag);
+	memcpy(ice->pwd, pwd, sizeof pwd);
+	if (!nice_agent_set_remote_credentials(ice->agent, ice->stream, remote_ufrag, remote_pwd))
+		return km_errf(KM_EIO, err, errlen, "libnice refused the remote credentials");
+	km_info("ice", "restart", "ice=%p", (void *)ice);
+	/* The same local candidates, for the peer's new generation. */
+	GSList *cands = nice_agent_get_local_candidates(ice->agent, ice->stream, COMPONENT);
+	ice->in_cb++; /* a callback may free ice: not before this function is done with it */
+	for (GSList *i = cands; i && !ice->doomed; i = i->next)
+		on_new_candidate(ice->agent, i->data, ice);
+	g_slist_free_full(cands, (GDestroyNotify)nice_candidate_free);
+	if (!ice->doomed)
+		on_gathering_done(ice->agent, ice->stream, ice);
+	leave_cb(ice);
+	return 0;
+}
+
 /* Copies the idx-th space-separated field of s into out (cap bytes).
  * Returns 1, or 0 when there is no such field or it does not fit. */
 static int field(const char *s, int idx, char *out, size_t cap)

@@ -139,6 +139,16 @@ int km_ice_add_remote_candidate(km_ice_t *ice, const char *candidate, char *err,
  * component. Returns 0 or KM_EIO. */
 int km_ice_remote_candidates_done(km_ice_t *ice);
 
+/* ICE restart (RFC 8839 §4.4.1.1.1): new local credentials (given, or
+ * random when NULL) and the peer's new ones; the peer's old candidates are
+ * forgotten, checks start again on the same sockets (so DTLS and SRTP
+ * above carry on), and every local candidate is reported again through
+ * on_local_candidate (then NULL) for the peer's new generation. Until a pair
+ * is selected again, km_ice_send returns KM_EBUSY. Returns 0, KM_EINVAL
+ * (bad credentials, reason in err) or KM_EIO. */
+int km_ice_restart(km_ice_t *ice, const char *local_ufrag, const char *local_pwd, const char *remote_ufrag,
+		   const char *remote_pwd, char *err, size_t errlen);
+
 /* Starts gathering local candidates; they arrive through
  * on_local_candidate. Returns 0 or KM_EIO (no port free in the range, or
  * an address that is not local; reason in err). */

@@ -19,6 +19,8 @@ typedef struct m_member {
 	bool pub, echo;
 	uint8_t ntracks;
 	km_neg_track_t tracks[KM_NEG_MAX_TRACKS];
+	char pub_ufrag[KM_SDP_MAX_UFRAG + 1]; /* the publisher's ICE ufrag and DTLS */
+	uint8_t pub_fp[32];                   /* fingerprint (an ICE restart keeps the latter) */
 	/* subscribe side */
 	bool wants_sub, sub_open, sub_remote_set, awaiting, dirty;
 	char sub_ufrag[9], sub_pwd[25];
@@ -345,6 +347,15 @@ static int answer_text(const km_sdp_t *ans, char **out, char *err, size_t errlen
 	return 0;
 }
 
+/* A re-offer on the open publish connection with new ICE credentials, the
+ * same DTLS certificate and the same tracks: an ICE restart. */
+static bool is_ice_restart(const m_member_t *m, int echo, const km_neg_publish_t *pub)
+{
+	return !echo && m->pub && memcmp(m->pub_fp, pub->transport.fingerprint, sizeof m->pub_fp) == 0 &&
+	       strcmp(m->pub_ufrag, pub->transport.ufrag) != 0 && m->ntracks == pub->ntracks &&
+	       memcmp(m->tracks, pub->tracks, sizeof m->tracks) == 0;
+}
+
 int km_sfu_offer(km_sfu_t *sfu, uint64_t room, uint64_t member, int echo, const char *sdp, size_t len,
 		 char **answer, char *err, size_t errlen)
 {
@@ -383,6 +394,20 @@ int km_sfu_offer(km_sfu_t *sfu, uint64_t room, uint64_t member, int echo, const 
 	cmd->remote = pub->transport;
 	cmd->ntracks = pub->ntracks;
 	memcpy(cmd->tracks, pub->tracks, sizeof pub->tracks);
+	if (is_ice_restart(m, echo, pub)) {
+		/* The same browser connection with new ICE credentials: its ICE
+		 * starts over, its DTLS, SRTP and tracks carry on. */
+		rc = call(sfu, m->room, sfu_w_restart, cmd);
+		cmd = NULL;
+		if (rc) {
+			km_errf(rc, err, errlen, "no media worker available");
+			free(*answer);
+			*answer = NULL;
+		} else {
+			snprintf(m->pub_ufrag, sizeof m->pub_ufrag, "%s", pub->transport.ufrag);
+		}
+		goto out;
+	}
 	rc = call(sfu, m->room, sfu_w_open, cmd);
 	cmd = NULL;
 	if (rc) {
@@ -397,6 +422,8 @@ int km_sfu_offer(km_sfu_t *sfu, uint64_t room, uint64_t member, int echo, const 
 		m->pub = true;
 		m->ntracks = pub->ntracks;
 		memcpy(m->tracks, pub->tracks, sizeof pub->tracks);
+		snprintf(m->pub_ufrag, sizeof m->pub_ufrag, "%s", pub->transport.ufrag);
+		memcpy(m->pub_fp, pub->transport.fingerprint, sizeof m->pub_fp);
 		room_changed(sfu, m->room);
 	}
 out:

@@ -191,6 +191,9 @@ typedef struct {
 void sfu_w_open(void *arg);
 void sfu_w_outs(void *arg);
 void sfu_w_candidate(void *arg);
+/* ICE restart of an open connection (arg: sfu_cmd_open_t with the new local
+ * credentials and the remote transport). */
+void sfu_w_restart(void *arg);
 void sfu_w_close(void *arg);
 /* Starts the 1 s RTCP timer (arg: sfu_wstate_t *, not freed). */
 void sfu_w_start(void *arg);

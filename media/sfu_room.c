@@ -110,16 +110,24 @@ static void on_state(void *ud, km_conn_state_t st, const char *reason)
 
 /* Applies the peer's transport values: ICE credentials, fingerprint, role,
  * candidates from the SDP. Returns 0 or a KM_E code (reason in err). */
-static int set_remote(sfu_wconn_t *c, const km_neg_transport_t *t, char *err, size_t errlen)
+/* The candidates the remote SDP itself carried. */
+static void add_sdp_candidates(sfu_wconn_t *c, const km_neg_transport_t *t)
 {
-	char fp[KM_DTLS_FP_LEN], line[KM_ICE_CANDIDATE_MAX + 1];
-	km_conn_fingerprint_hex(t->fingerprint, fp);
-	int rc = km_conn_set_remote(c->conn, t->ufrag, t->pwd, fp, t->local_dtls_server, err, errlen);
-	for (size_t i = 0; !rc && i < t->ncands; i++) {
+	char line[KM_ICE_CANDIDATE_MAX + 1];
+	for (size_t i = 0; i < t->ncands; i++) {
 		size_t n;
 		if (km_sdp_write_candidate(&t->cands[i], line, sizeof line, &n, NULL, 0) == 0)
 			km_conn_add_candidate(c->conn, line, NULL, 0);
 	}
+}
+
+static int set_remote(sfu_wconn_t *c, const km_neg_transport_t *t, char *err, size_t errlen)
+{
+	char fp[KM_DTLS_FP_LEN];
+	km_conn_fingerprint_hex(t->fingerprint, fp);
+	int rc = km_conn_set_remote(c->conn, t->ufrag, t->pwd, fp, t->local_dtls_server, err, errlen);
+	if (!rc)
+		add_sdp_candidates(c, t);
 	return rc;
 }
 
@@ -285,6 +293,20 @@ void sfu_w_candidate(void *arg)
 	sfu_wconn_t *c = conn_find(room_find(cmd->ws, cmd->room, false), cmd->conn);
 	if (c)
 		km_conn_add_candidate(c->conn, cmd->text[0] ? cmd->text : NULL, NULL, 0);
+	free(cmd);
+}
+
+void sfu_w_restart(void *arg)
+{
+	sfu_cmd_open_t *cmd = arg;
+	sfu_wconn_t *c = conn_find(room_find(cmd->ws, cmd->room, false), cmd->conn);
+	char err[160] = "";
+	/* Gone already: its failure event is on its way to the signaling side. */
+	if (c && km_conn_ice_restart(c->conn, cmd->ufrag, cmd->pwd, cmd->remote.ufrag, cmd->remote.pwd, err,
+				     sizeof err) == 0)
+		add_sdp_candidates(c, &cmd->remote);
+	else if (c)
+		km_warn("sfu", "ice_restart_failed", "conn=%llu reason=\"%s\"", (unsigned long long)cmd->conn, err);
 	free(cmd);
 }
 

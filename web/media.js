@@ -24,6 +24,10 @@ export const CONNS = Object.freeze(['pub', 'sub', 'echo']);
 // consent checks) is given DISCONNECT_GRACE_MS to come back by itself.
 const RETRY_MS = Object.freeze([2000, 4000, 8000]);
 const DISCONNECT_GRACE_MS = 8000;
+// A publish connection still disconnected after this long is given an ICE
+// restart (new ICE credentials, same DTLS and tracks: kamer restarts its
+// side too); a subscribe connection (kamer offers it) waits for the grace.
+const ICE_RESTART_AFTER_MS = 2000;
 
 // The camera goes to kamer in simulcast layers, lowest first, so that kamer
 // can give each viewer the one its bandwidth carries (docs/media.md): half
@@ -264,6 +268,12 @@ export class CallMedia {
       } else if (st === 'disconnected' && rec.connected && !rec.interrupted) {
         rec.interrupted = true;
         this.cb.onState({ conn: kind, state: 'interrupted' });
+        if (kind === 'pub') {
+          rec.restartTimer = this.impl.timers.setTimeout(() => {
+            rec.restartTimer = null;
+            if (!rec.closed && rec.interrupted) this.restartIce(kind, rec);
+          }, ICE_RESTART_AFTER_MS);
+        }
         rec.grace = this.impl.timers.setTimeout(() => {
           rec.grace = null;
           if (!rec.closed && rec.interrupted) this.failed(kind, rec, 'browser: connection lost');
@@ -285,7 +295,31 @@ export class CallMedia {
   // Closes our side of kind; tells kamer when tell is true.
   clearGrace(rec) {
     if (rec.grace) this.impl.timers.clearTimeout(rec.grace);
-    rec.grace = null;
+    if (rec.restartTimer) this.impl.timers.clearTimeout(rec.restartTimer);
+    rec.grace = rec.restartTimer = null;
+  }
+
+  // ICE restart of a publish connection: a new offer with new ICE
+  // credentials on the same peer connection; kamer answers with new ones of
+  // its own and both sides check pairs again, keeping DTLS, SRTP and tracks.
+  // (Also for the page's tests: restartIce('pub').)
+  async restartIce(kind, rec = this.recs[kind]) {
+    if (kind !== 'pub' || !rec || rec.closed || !rec.remoteSet) return false;
+    rec.signalled = false; // our new candidates wait for the new offer
+    rec.remoteSet = false; // kamer's new candidates wait for its answer
+    rec.restarts = (rec.restarts || 0) + 1;
+    try {
+      const offer = await rec.pc.createOffer({ iceRestart: true });
+      await rec.pc.setLocalDescription(offer);
+    } catch (err) {
+      this.failed(kind, rec, `browser: ICE restart failed (${err && err.message || err})`);
+      return false;
+    }
+    if (rec.closed) return false;
+    this.awaiting[kind].push(rec);
+    this.conn.send({ type: 'media.publish', sdp: rec.pc.localDescription.sdp, ref: this.ref(kind, rec) });
+    this.signalled(rec);
+    return true;
   }
 
   drop(kind, tell) {

@@ -167,6 +167,24 @@ describe('video and sound through kamer in Chromium', () => {
       await pat.waitForFunction(() => /kbit\/s/.test(document.querySelector('#remote-tiles .quality').textContent), null, { timeout: T });
       await step(5, 'in-call');
 
+      // An ICE restart of the patient's publish connection (what the page
+      // does when the connection stays disconnected): new ICE credentials on
+      // the same peer connection, kamer restarts its side, DTLS and SRTP
+      // carry on, and the clinician keeps receiving.
+      const ufragOf = () => pat.evaluate(() => window.kamerMedia.recs.pub.pc.localDescription.sdp.match(/a=ice-ufrag:(\S+)/)[1]);
+      const ufrag0 = await ufragOf();
+      const logBefore = k.log().length;
+      assert.equal(await pat.evaluate(() => window.kamerMedia.restartIce('pub')), true);
+      await pat.waitForFunction(() => window.kamerMedia.recs.pub.pc.remoteDescription &&
+        window.kamerMedia.recs.pub.pc.signalingState === 'stable', null, { timeout: T });
+      assert.notEqual(await ufragOf(), ufrag0, 'new local ICE credentials');
+      await pat.waitForFunction(() => window.kamerMedia.recs.pub.pc.connectionState === 'connected', null, { timeout: T });
+      await sleep(1500);
+      await assertReceiving(doc, 'clinician after the ICE restart');
+      const after = k.log().slice(logBefore);
+      assert.match(after, /sub=ice event=restart/, 'kamer restarted its ICE');
+      assert.doesNotMatch(after, /event=conn_state[^\n]*conn=pub[^\n]*state=(dtls|connected|failed)/, "no new connection, no new DTLS handshake");
+
       // The patient mutes: the clinician hears silence; unmuted, sound again.
       await pat.click('#call-mic');
       assert.equal(await pat.textContent('#call-mic'), nl('call.mic_on'));

@@ -227,13 +227,47 @@ test('disconnected: "interrupted" at once, "connected" when it comes back, a fre
   assert.deepEqual(timers.pending, [], 'the grace timer is gone');
   to('disconnected');
   assert.equal(events.states.at(-1).state, 'interrupted');
-  assert.deepEqual(timers.fire(), [8000]);
+  assert.deepEqual(timers.fire(), [2000, 8000]); // the ICE restart did not help in time
   assert.deepEqual(events.states.at(-1), { conn: 'pub', state: 'failed', reason: 'browser: connection lost', retrying: true });
   assert.equal(pc.closed, true);
   assert.equal(sent.at(-1).type, 'media.close');
   assert.deepEqual(timers.fire(), [2000]);
   await tick();
   assert.equal(pcs.length, 2, 'made again, fresh');
+});
+
+test('a publish connection still disconnected after 2 s gets an ICE restart on the same peer connection', async () => {
+  const { recv, pcs, media, timers, events, sent } = fakes();
+  await media.publish();
+  await recv({ type: 'media.answer', conn: 'pub', sdp: 'answer' });
+  await recv({ type: 'media.state', conn: 'pub', state: 'connected', srtp: 'SRTP_AEAD_AES_256_GCM' });
+  const pc = pcs[0];
+  let restartAsked = null;
+  const createOffer = pc.createOffer.bind(pc);
+  pc.createOffer = async (opts) => { restartAsked = opts; return createOffer(); };
+  const to = (st) => { pc.connectionState = st; pc.onconnectionstatechange(); };
+  to('disconnected');
+  assert.deepEqual(timers.pending.map((t) => t.ms), [2000, 8000]);
+  const publishes = () => sent.filter((m) => m.type === 'media.publish').length;
+  assert.equal(publishes(), 1);
+  timers.pending.shift().fn(); // the 2 s restart timer
+  await tick();
+  assert.deepEqual(restartAsked, { iceRestart: true });
+  assert.equal(publishes(), 2, 'a new offer to kamer');
+  assert.equal(pcs.length, 1, 'on the same peer connection');
+  // Our new candidates go after the offer; kamer's wait for its answer.
+  pc.onicecandidate({ candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host' } });
+  assert.equal(sent.at(-1).type, 'media.candidate');
+  await recv({ type: 'media.candidate', conn: 'pub', candidate: 'candidate:2 1 udp 1 127.0.0.1 6000 typ host' });
+  assert.deepEqual(pc.added, [], 'not before the answer');
+  await recv({ type: 'media.answer', conn: 'pub', sdp: 'restart answer' });
+  await tick();
+  assert.equal(pc.remoteDescription.sdp, 'restart answer');
+  assert.deepEqual(pc.added, ['candidate:2 1 udp 1 127.0.0.1 6000 typ host']);
+  to('connected');
+  assert.deepEqual(events.states.at(-1), { conn: 'pub', state: 'connected', srtp: 'SRTP_AEAD_AES_256_GCM' });
+  assert.deepEqual(timers.pending, [], 'no reconnect pending');
+  assert.equal(pc.closed, false);
 });
 
 test('an answer for a replaced offer is not taken for the new one', async () => {

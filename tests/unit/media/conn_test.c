@@ -359,6 +359,71 @@ static void test_connect_rtp_rtcp(void **state)
 	free_pair(&a, &b);
 }
 
+/* ---- 1b: ICE restart keeps DTLS and SRTP, new credentials, media again ---- */
+
+static peer_t *restart_a;
+static uint16_t restart_seq = 100;
+
+/* Sends one RTP packet from A (while ICE re-checks, sending may be refused). */
+static int b_got_rtp_after_restart(peer_t *a, peer_t *b)
+{
+	uint8_t pkt[KM_CONN_MAX_PACKET + KM_CONN_SEND_SLACK];
+	size_t len = make_rtp(pkt, restart_seq++, 0xA1A1A1A1, 100);
+
+	if (b->n_rtp > 0)
+		return 1;
+	(void)km_conn_send_rtp(restart_a->c, pkt, len, sizeof(pkt));
+	g_usleep(2000);
+	return 0;
+}
+
+static void forget_candidates(peer_t *p)
+{
+	p->n_cands = p->n_relayed = p->gathered = p->gathered_relayed = 0;
+}
+
+static void test_ice_restart(void **state)
+{
+	peer_t a, b;
+	char err[128] = "", u[KM_ICE_CRED_MAX], pw[KM_ICE_CRED_MAX];
+	km_conn_stats_t sb;
+
+	init_pair(&a, &b);
+	make_pair(&a, &b, km_dtls_cert_fingerprint(cert_b), km_dtls_cert_fingerprint(cert_a));
+	assert_true(run_until(&a, &b, both_connected, WAIT_US));
+	int dtls_rx = 0;
+	km_conn_stats(b.c, &sb);
+	dtls_rx = (int)sb.rx_dtls;
+
+	/* Bad credentials change nothing. */
+	assert_int_equal(km_conn_ice_restart(a.c, "aaa2", "short", b.ufrag, b.pwd, err, sizeof(err)), KM_EINVAL);
+	/* Both sides restart with new credentials, as after a re-offer and its answer. */
+	forget_candidates(&a);
+	forget_candidates(&b);
+	assert_int_equal(km_conn_ice_restart(a.c, "aaa2", "A+new/password0123456789", "bbb2", "B+new/password0123456789",
+					     err, sizeof(err)), 0);
+	assert_int_equal(km_conn_ice_restart(b.c, "bbb2", "B+new/password0123456789", "aaa2", "A+new/password0123456789",
+					     err, sizeof(err)), 0);
+	assert_int_equal(km_conn_local_credentials(a.c, u, pw), 0);
+	assert_string_equal(u, "aaa2");
+	assert_string_equal(pw, "A+new/password0123456789");
+	assert_true(a.n_cands >= 1 && a.gathered); /* candidates reported again */
+	assert_true(b.n_cands >= 1 && b.gathered);
+	/* Media flows again with the same SRTP keys: no new DTLS handshake. */
+	restart_a = &a;
+	assert_true(run_until(&a, &b, b_got_rtp_after_restart, WAIT_US));
+	assert_int_equal(a.state, KM_CONN_CONNECTED);
+	assert_int_equal(b.state, KM_CONN_CONNECTED);
+	km_conn_stats(b.c, &sb);
+	assert_int_equal((int)sb.rx_dtls, dtls_rx);
+	assert_int_equal(sb.drop_auth, 0);
+	/* A closed connection is not restarted: it must be made anew. */
+	km_conn_close(a.c);
+	assert_int_equal(km_conn_ice_restart(a.c, "aaa3", "A+new/password0123456789", "bbb3", "B+new/password0123456789",
+					     err, sizeof(err)), KM_EINVAL);
+	free_pair(&a, &b);
+}
+
 /* ---- 2: a wrong fingerprint fails the side that checks ---- */
 
 static int a_failed(peer_t *a, peer_t *b)
@@ -768,6 +833,7 @@ int main(void)
 		cmocka_unit_test(test_fingerprint_hex),
 		cmocka_unit_test(test_before_connected),
 		cmocka_unit_test(test_connect_rtp_rtcp),
+		cmocka_unit_test(test_ice_restart),
 		cmocka_unit_test(test_wrong_fingerprint_server_side),
 		cmocka_unit_test(test_wrong_fingerprint_client_side),
 		cmocka_unit_test(test_drops_are_counted),
