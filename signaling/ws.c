@@ -179,7 +179,16 @@ int km_ws_on_receive(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, const v
 		km_warn("ws", "message_too_large", "ip=%s", c->ip_log);
 		rc = km_ws_send_error(wsi, c, "too_large", "the message is larger than allowed", NULL);
 	} else if (++c->window_count > MSGS_PER_SEC) {
-		rc = km_ws_send_error(wsi, c, "rate_limited", "too many messages, slow down", NULL);
+		/* Over the rate: one error per second says so, the rest is dropped
+		 * unanswered (no reply per flood message); a connection that keeps
+		 * sending at ten times the rate is closed. */
+		rc = 0;
+		if (c->window_count == MSGS_PER_SEC + 1)
+			rc = km_ws_send_error(wsi, c, "rate_limited", "too many messages, slow down", NULL);
+		if (c->window_count > 10 * MSGS_PER_SEC) {
+			km_warn("ws", "flood_closed", "ip=%s", c->ip_log);
+			rc = -1;
+		}
 	} else {
 		rc = handle_message(srv, wsi, c);
 	}
