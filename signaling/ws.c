@@ -72,6 +72,8 @@ int km_ws_send_error(struct lws *wsi, km_ws_conn_t *c, const char *code, const c
 		     const char *ref)
 {
 	json_t *m = json_pack("{s:s,s:s,s:s}", "type", "error", "code", code, "message", message);
+	if (!ref)
+		ref = c->cur_ref; /* an error about the message being handled carries its ref */
 	if (m && ref)
 		json_object_set_new(m, "ref", json_string(ref));
 	return km_ws_send(wsi, c, m);
@@ -125,6 +127,7 @@ static int handle_message(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c)
 	default:
 		goto unknown;
 	}
+	c->cur_ref = ref;
 	for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
 		if (strcmp(handlers[i].type, t) == 0) {
 			rc = handlers[i].fn(srv, wsi, c, msg);
@@ -138,6 +141,7 @@ unknown:
 	km_debug("ws", "unknown_type", "ip=%s", c->ip_log);
 	rc = km_ws_send_error(wsi, c, "unknown_type", "unknown message type", ref);
 out:
+	c->cur_ref = NULL;
 	json_decref(msg);
 	return rc;
 }

@@ -20,6 +20,7 @@ typedef struct km_ws_conn {
 	struct km_ws_conn *next, *prev; /* the server's list of open connections */
 	char ip[48];
 	char ip_log[72];      /* the address as the log shows it (km__log_ip) */
+	const char *cur_ref;  /* the "ref" of the message being handled (into it), NULL if none */
 	char session[64];     /* staff session cookie at the upgrade, "" if none */
 	char pcookie[64];     /* participant cookie at the upgrade, "" if none */
 	int role;             /* KM_WS_NONE, KM_WS_PARTICIPANT, KM_WS_STAFF */

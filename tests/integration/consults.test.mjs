@@ -107,8 +107,8 @@ describe('consults', () => {
     assert.equal(waiting.online, true);
 
     // Out of order: chat before admission, a participant admitting, admitting twice.
-    let e = await pat.request({ type: 'chat', text: 'hallo?' }, 'chat');
-    assert.deepEqual([e.type, e.code], ['error', 'out_of_order']);
+    let e = await pat.request({ type: 'chat', text: 'hallo?', ref: 'chat-1' }, 'chat');
+    assert.deepEqual([e.type, e.code, e.ref], ['error', 'out_of_order', 'chat-1'], 'an error carries the ref of its message');
     e = await pat.request({ type: 'admit', participant: waiting.id }, 'state');
     assert.deepEqual([e.type, e.code], ['error', 'forbidden']);
     e = await pat.request({ type: 'consent', accept: true, version: 0 }, 'state');
