@@ -137,9 +137,12 @@ describe('slow and idle clients', () => {
       `the calm connection: ${calmOk}/10 answered`);
     assert.equal(calmOk, 10, 'the calm connection is answered');
     assert.ok(answered < SENT / 2, `most of the flood was not served (${answered})`);
-    assert.ok(refused >= 1, 'the flood was told it is over the rate');
-    assert.ok(refused <= 5, `once per second, not once per message (${refused})`);
-    assert.ok(closed, 'and then cut off');
+    // kamer answers the first 50 of a second, says rate_limited once and
+    // drops the rest unanswered; at 500 in a second it closes (what was
+    // still queued for the flooder may go with the connection).
+    assert.ok(refused <= 5, `rate_limited once per second, not once per message (${refused})`);
+    assert.ok(closed, 'the flooding connection was cut off');
+    assert.match(k.log(), /sub=ws event=flood_closed/, 'and kamer says so in its log');
     flood.terminate();
     calm.close();
     await sleep(1000);
