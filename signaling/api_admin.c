@@ -99,6 +99,44 @@ static void user_create(km_api_ctx_t *c)
 	km_http_json(c->resp, 201, json_pack("{s:I,s:s}", "id", (json_int_t)id, "setup_link", link));
 }
 
+/* The writes of the user and policy actions, each run with its audit row
+ * in one transaction (km_api_audited). */
+struct user_arg {
+	int64_t id;
+	const char *role;
+	int flag;
+	char *token; /* KM_TOKEN_LEN */
+};
+
+static int w_set_role(km_api_ctx_t *c, void *arg)
+{
+	struct user_arg *a = arg;
+	return km_accounts_user_set_role(c->srv->store, a->id, a->role);
+}
+
+static int w_set_disabled(km_api_ctx_t *c, void *arg)
+{
+	struct user_arg *a = arg;
+	return km_accounts_user_set_disabled(c->srv->store, a->id, a->flag);
+}
+
+static int w_reset_2fa(km_api_ctx_t *c, void *arg)
+{
+	struct user_arg *a = arg;
+	return km_accounts_user_reset_2fa(c->srv->store, a->id);
+}
+
+static int w_setup_link(km_api_ctx_t *c, void *arg)
+{
+	struct user_arg *a = arg;
+	return km_accounts_setup_link_new(c->srv->store, a->id, c->now, a->token);
+}
+
+static int w_policy_put(km_api_ctx_t *c, void *arg)
+{
+	return km_accounts_policy_put(c->srv->store, c->user.org_id, arg);
+}
+
 static void user_patch(km_api_ctx_t *c)
 {
 	km_user_t u;
@@ -115,14 +153,14 @@ static void user_patch(km_api_ctx_t *c)
 		km_http_error(c->resp, 409, "not_yourself", "you cannot change your own role");
 		return;
 	}
-	int rc = km_accounts_user_set_role(c->srv->store, u.id, role);
+	char d[48];
+	snprintf(d, sizeof d, "from=%s to=%s", u.role, role);
+	struct user_arg a = { .id = u.id, .role = role };
+	int rc = km_api_audited(c, w_set_role, &a, "user.role", "user", u.id, d);
 	if (rc) {
 		km_api_store_failed(c, "set_role", rc);
 		return;
 	}
-	char d[48];
-	snprintf(d, sizeof d, "from=%s to=%s", u.role, role);
-	km_api_audit(c, -1, "user.role", "success", "user", u.id, d);
 	km_http_json(c->resp, 200, json_object());
 }
 
@@ -135,12 +173,12 @@ static void user_state(km_api_ctx_t *c, int disable)
 		km_http_error(c->resp, 409, "not_yourself", "you cannot disable your own account");
 		return;
 	}
-	int rc = km_accounts_user_set_disabled(c->srv->store, u.id, disable);
+	struct user_arg a = { .id = u.id, .flag = disable };
+	int rc = km_api_audited(c, w_set_disabled, &a, disable ? "user.disable" : "user.enable", "user", u.id, NULL);
 	if (rc) {
 		km_api_store_failed(c, "set_disabled", rc);
 		return;
 	}
-	km_api_audit(c, -1, disable ? "user.disable" : "user.enable", "success", "user", u.id, NULL);
 	km_http_json(c->resp, 200, json_object());
 }
 
@@ -152,12 +190,12 @@ static void user_reset_2fa(km_api_ctx_t *c)
 	km_user_t u;
 	if (km_api_only(c, FIELDS(NULL)) || target(c, &u))
 		return;
-	int rc = km_accounts_user_reset_2fa(c->srv->store, u.id);
+	struct user_arg a = { .id = u.id };
+	int rc = km_api_audited(c, w_reset_2fa, &a, "2fa.reset", "user", u.id, NULL);
 	if (rc) {
 		km_api_store_failed(c, "reset_2fa", rc);
 		return;
 	}
-	km_api_audit(c, -1, "2fa.reset", "success", "user", u.id, NULL);
 	km_http_json(c->resp, 200, json_object());
 }
 
@@ -167,12 +205,12 @@ static void user_setup_link(km_api_ctx_t *c)
 	if (km_api_only(c, FIELDS(NULL)) || target(c, &u))
 		return;
 	char token[KM_TOKEN_LEN], link[512];
-	int rc = km_accounts_setup_link_new(c->srv->store, u.id, c->now, token);
+	struct user_arg a = { .id = u.id, .token = token };
+	int rc = km_api_audited(c, w_setup_link, &a, "user.setup_link", "user", u.id, NULL);
 	if (rc) {
 		km_api_store_failed(c, "setup_link", rc);
 		return;
 	}
-	km_api_audit(c, -1, "user.setup_link", "success", "user", u.id, NULL);
 	setup_link(c, token, link, sizeof link);
 	km_http_json(c->resp, 200, json_pack("{s:s}", "setup_link", link));
 }
@@ -220,14 +258,13 @@ static void policy_put(km_api_ctx_t *c)
 		size_t n = strlen(changed);
 		snprintf(changed + n, sizeof changed - n, "%s%.40s", n ? "," : "", key);
 	}
-	int rc = km_accounts_policy_put(c->srv->store, c->user.org_id, &p);
+	char d[600];
+	snprintf(d, sizeof d, "fields=%s", changed[0] ? changed : "-");
+	int rc = km_api_audited(c, w_policy_put, &p, "policy.change", "policy", c->user.org_id, d);
 	if (rc) {
 		km_api_store_failed(c, "policy_put", rc);
 		return;
 	}
-	char d[600];
-	snprintf(d, sizeof d, "fields=%s", changed[0] ? changed : "-");
-	km_api_audit(c, -1, "policy.change", "success", "policy", c->user.org_id, d);
 	km_http_json(c->resp, 200, json_pack("{s:o}", "policy", policy_json(&p, NULL)));
 }
 
@@ -453,8 +490,16 @@ static void consent_put(km_api_ctx_t *c)
 	const char *en = nl ? km_api_str(c, "en", 8000) : NULL;
 	if (!en)
 		return;
-	int64_t version;
-	int rc = km_consults_consent_put(c->srv->store, c->user.org_id, nl, en, c->now, &version);
+	int64_t version = 0;
+	char d[32];
+	int rc = km_accounts_tx_begin(c->srv->store);
+	if (rc == 0) {
+		rc = km_consults_consent_put(c->srv->store, c->user.org_id, nl, en, c->now, &version);
+		snprintf(d, sizeof d, "version=%lld", (long long)version);
+		if (rc == 0)
+			rc = km_api_audit_in_tx(c, -1, "consent_text.change", "success", "org", c->user.org_id, d);
+		rc = km_api_tx_end(c->srv, rc);
+	}
 	if (rc == KM_EINVAL) {
 		km_http_error(c->resp, 400, "invalid_field", "the consent texts must be plain text (no control characters)");
 		return;
@@ -463,9 +508,6 @@ static void consent_put(km_api_ctx_t *c)
 		km_api_store_failed(c, "consent_put", rc);
 		return;
 	}
-	char d[32];
-	snprintf(d, sizeof d, "version=%lld", (long long)version);
-	km_api_audit(c, -1, "consent_text.change", "success", "org", c->user.org_id, d);
 	km_http_json(c->resp, 200, json_pack("{s:I}", "version", (json_int_t)version));
 }
 

@@ -104,6 +104,12 @@ void km_api_audit(km_api_ctx_t *c, int64_t org_id, const char *action, const cha
 int km_api_audit_in_tx(km_api_ctx_t *c, int64_t org_id, const char *action, const char *outcome,
 		       const char *object_type, int64_t object_id, const char *detail);
 int km_api_tx_end(km_server_t *srv, int rc);
+/* Runs write(c, arg) and, when it succeeds, its "success" audit row
+ * (action, object, detail) in one transaction: both are stored or neither.
+ * Returns write's result, or the store's. */
+typedef int (*km_api_write_fn)(km_api_ctx_t *c, void *arg);
+int km_api_audited(km_api_ctx_t *c, km_api_write_fn write, void *arg, const char *action, const char *object_type,
+		   int64_t object_id, const char *detail);
 
 /* Reads field name of the body as a string of 1..max bytes; on failure
  * writes a 400 naming the field and returns NULL. */

@@ -133,6 +133,18 @@ int km_api_tx_end(km_server_t *srv, int rc)
 	return rc;
 }
 
+int km_api_audited(km_api_ctx_t *c, km_api_write_fn write, void *arg, const char *action, const char *object_type,
+		   int64_t object_id, const char *detail)
+{
+	int rc = km_accounts_tx_begin(c->srv->store);
+	if (rc)
+		return rc;
+	rc = write(c, arg);
+	if (rc == 0)
+		rc = km_api_audit_in_tx(c, -1, action, "success", object_type, object_id, detail);
+	return km_api_tx_end(c->srv, rc);
+}
+
 void km_api_store_failed(km_api_ctx_t *c, const char *op, int rc)
 {
 	if (rc == KM_EFULL || km_store_full(c->srv->store)) {
