@@ -71,7 +71,10 @@ describe('media through the SFU', { timeout: 240000 }, () => {
           if (x.report.streams[r.stream].participant !== pC[0] || n === 'c') assert.ok(r.frames_decoded >= min, `${who}: ${r.frames_decoded} frames decoded`);
           else assert.ok(r.frames_decoded >= 150, `${who}: ${r.frames_decoded} frames decoded`);
           assert.equal(r.width, 320, `${who}: frame size`);
-          assert.ok(r.max_freeze_ms <= 500, `${who}: longest freeze ${r.max_freeze_ms} ms`);
+          // a drops 5 % before SRTP: a resent packet can be lost again and
+          // need a second NACK round, so its bound is wider.
+          const freezeMax = n === 'a' ? 1000 : 500;
+          assert.ok(r.max_freeze_ms <= freezeMax, `${who}: longest freeze ${r.max_freeze_ms} ms`);
         } else {
           assert.ok(r.audio_level > 0.1, `${who}: audio level ${r.audio_level}`);
           assert.ok(r.frames_decoded >= (n === 'c' || x.report.streams[r.stream].participant === pC[0] ? 250 : 500), `${who}: ${r.frames_decoded} audio frames`);

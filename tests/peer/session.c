@@ -183,8 +183,10 @@ static bool harmless(km__session_t *s, const char *code, const char *ref)
 	if (strcmp(code, "out_of_order") != 0)
 		return false;
 	long long v;
-	if (sscanf(ref, "sub-v%lld", &v) == 1 && v < s->slots[SLOT_SUB].version)
-		return true; /* an answer to an offer already replaced */
+	/* An answer to an offer kamer has already replaced: the newer offer is
+	 * on its way (or here), and it is answered in turn. */
+	if (sscanf(ref, "sub-v%lld", &v) == 1 && v <= s->slots[SLOT_SUB].version)
+		return true;
 	return strncmp(ref, "admit-", 6) == 0; /* someone else admitted them first */
 }
 
