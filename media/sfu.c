@@ -460,6 +460,9 @@ int km_sfu_answer(km_sfu_t *sfu, uint64_t member, uint64_t version, const char *
 		  size_t errlen)
 {
 	m_member_t *m = sfu ? member_find(sfu, member) : NULL;
+	if (m && version < m->version) /* a race, not a fault: the newer offer is on its way */
+		return km_errf(KM_EEXPIRED, err, errlen, "offer version %llu was replaced by version %llu",
+			       (unsigned long long)version, (unsigned long long)m->version);
 	if (!m || !m->awaiting || version != m->version)
 		return km_errf(KM_EPERM, err, errlen, "no offer of version %llu is outstanding",
 			       (unsigned long long)version);

@@ -108,6 +108,8 @@ static int on_answer(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t 
 	char err[256] = "";
 	int rc = km_sfu_answer(srv->sfu, c->media_id, (uint64_t)json_integer_value(v), sdp ? sdp : "",
 			       sdp ? strlen(sdp) : 0, err, sizeof err);
+	if (rc == KM_EEXPIRED)
+		return km_ws_send_error(wsi, c, "offer_replaced", err, NULL) ? -1 : 0;
 	if (rc == KM_EPERM)
 		return km_ws_send_error(wsi, c, "out_of_order", err, NULL) ? -1 : 0;
 	if (rc)

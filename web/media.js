@@ -584,13 +584,13 @@ export class CallMedia {
       if (i >= 0) q.splice(i, 1);
       if (this.recs[kind] && this.recs[kind].n === n) this.drop(kind, false);
       if (kind === 'pub') this.wanted.pub = false;
+    } else if (kind === 'sub' && m.code === 'offer_replaced') {
+      // Our answer was for an offer that is no longer current: a newer one follows.
+      return;
     } else if (kind === 'sub' && m.code !== 'out_of_order') {
       // An answer kamer could not use, or no room for the connection.
       this.drop('sub', true);
       this.wanted.sub = false;
-    } else if (kind === 'sub') {
-      // Our answer was for an offer that is no longer current: a newer one follows.
-      return;
     }
     this.cb.onError({ conn: kind, code: m.code, message: m.message || '' });
   }

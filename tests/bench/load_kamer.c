@@ -111,14 +111,14 @@ static void on_offer(ld_part_t *p, json_t *msg)
 	ld_conn_flush(p->sub);
 }
 
-/* out_of_order is part of normal races (an answer to a replaced offer, an
- * admission already made); kamer's consult errors carry no ref to tell
- * them apart, so they are counted, not fatal: a participant really stuck
- * shows as a room that is not up. */
+/* offer_replaced (an answer to an offer a newer one replaced) and
+ * out_of_order (e.g. an admission already made) are part of normal races:
+ * counted, not fatal; a participant really stuck shows as a room that is
+ * not up. */
 static void on_error(ld_part_t *p, json_t *msg)
 {
 	const char *code = str(msg, "code");
-	if (strcmp(code, "out_of_order") == 0) {
+	if (strcmp(code, "out_of_order") == 0 || strcmp(code, "offer_replaced") == 0) {
 		p->out_of_order++;
 		return;
 	}

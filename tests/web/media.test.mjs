@@ -173,6 +173,20 @@ test('subscribe: one connection answers every version; people by msid stream', a
   assert.deepEqual(sent.filter((m) => m.type === 'media.answer').map((m) => m.version), [1, 2, 3]);
 });
 
+test('offer_replaced for a sub answer is a race: silent, the connection stays; out_of_order is reported', async () => {
+  const { sent, recv, pcs, media, events } = fakes();
+  media.subscribe();
+  await recv({ type: 'media.offer', conn: 'sub', version: 1, streams: {}, sdp: subOffer([['audio', 'sendonly', 'k1']]) });
+  await tick();
+  const ref = sent.find((m) => m.type === 'media.answer').ref;
+  await recv({ type: 'error', code: 'offer_replaced', message: 'offer version 1 was replaced by version 2', ref });
+  assert.equal(events.errors.length, 0);
+  assert.equal(pcs[0].closed, false);
+  await recv({ type: 'error', code: 'out_of_order', message: 'no offer of version 1 is outstanding', ref });
+  assert.deepEqual(events.errors.map((e) => [e.conn, e.code]), [['sub', 'out_of_order']]);
+  assert.equal(pcs[0].closed, false);
+});
+
 test('a failed connection is made again, fresh, after 2, 4 and 8 s; then given up', async () => {
   const { sent, recv, pcs, media, timers, events } = fakes();
   await media.publish();
