@@ -17,7 +17,7 @@ import { connect } from './consult-protocol.js';
 import { chatPanel } from './chat.js';
 import { callView, deviceMessage } from './call.js';
 import { getLocalMedia, listDevices, mediaSupport } from './media.js';
-import { $, clear, confirmDialog, formatClock, formatDay, initPage, lang, say, sayRaw, show, t } from './page.js';
+import { $, chime, clear, confirmDialog, formatClock, formatDay, initPage, lang, say, sayRaw, show, t } from './page.js';
 
 const HINT = 'kamer.participant';
 const KINDS = { patient: 'kind.patient', colleague: 'kind.colleague' };
@@ -318,21 +318,7 @@ async function playTestSound() {
       await a.setSinkId(sink === 'default' ? '' : sink);
     if (a.state === 'suspended') await a.resume();
     say(status, 'check.sound_playing');
-    const t0 = a.currentTime + 0.05;
-    let last = null;
-    [[0, 660], [0.35, 880]].forEach(([at, freq]) => {
-      const osc = a.createOscillator();
-      const gain = a.createGain();
-      osc.type = 'sine';
-      osc.frequency.value = freq;
-      gain.gain.setValueAtTime(0.0001, t0 + at);
-      gain.gain.exponentialRampToValueAtTime(0.4, t0 + at + 0.03);
-      gain.gain.exponentialRampToValueAtTime(0.0001, t0 + at + 0.3);
-      osc.connect(gain).connect(a.destination);
-      osc.start(t0 + at);
-      osc.stop(t0 + at + 0.32);
-      last = osc;
-    });
+    const last = chime(a, [[0, 660], [0.35, 880]], { peak: 0.4, len: 0.3 });
     await new Promise((res) => { last.onended = res; });
     say(status, 'check.sound_played');
   } catch (err) {

@@ -148,6 +148,28 @@ export function confirmDialog(textKey, vars, okKey = 'dialog.ok', { danger = fal
 
 // Copies text to the clipboard; falls back to selecting input for Ctrl+C.
 // Returns true when copied.
+// Plays two sine tones on the AudioContext a: tones is [[offset s, Hz], ...],
+// each rising to peak in 20-30 ms and fading out over len s. Returns the last
+// oscillator (its onended marks the end).
+export function chime(a, tones, { peak = 0.3, len = 0.2 } = {}) {
+  const t0 = a.currentTime + 0.03;
+  let last = null;
+  for (const [at, freq] of tones) {
+    const osc = a.createOscillator();
+    const gain = a.createGain();
+    osc.type = 'sine';
+    osc.frequency.value = freq;
+    gain.gain.setValueAtTime(0.0001, t0 + at);
+    gain.gain.exponentialRampToValueAtTime(peak, t0 + at + 0.025);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t0 + at + len);
+    osc.connect(gain).connect(a.destination);
+    osc.start(t0 + at);
+    osc.stop(t0 + at + len + 0.02);
+    last = osc;
+  }
+  return last;
+}
+
 export async function copyText(text, input) {
   try {
     await navigator.clipboard.writeText(text);

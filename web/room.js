@@ -7,7 +7,7 @@ import * as api from './api.js';
 import { connect } from './consult-protocol.js';
 import { chatPanel } from './chat.js';
 import { callView } from './call.js';
-import { $, clear, confirmDialog, formatClock, formatDay, initPage, requireSession, say, sayError, sayRaw, show, t } from './page.js';
+import { $, chime, clear, confirmDialog, formatClock, formatDay, initPage, requireSession, say, sayError, sayRaw, show, t } from './page.js';
 
 const KINDS = { patient: 'kind.patient', colleague: 'kind.colleague' };
 const OTHER_STATES = { consent: 'pstate.consent', name: 'pstate.name', refused: 'pstate.refused', left: 'pstate.left' };
@@ -54,19 +54,7 @@ function beep() {
   const a = audioContext();
   if (!a) return;
   if (a.state === 'suspended') a.resume().catch(() => {});
-  const t0 = a.currentTime + 0.02;
-  [[0, 880], [0.25, 660]].forEach(([at, freq]) => {
-    const osc = a.createOscillator();
-    const gain = a.createGain();
-    osc.type = 'sine';
-    osc.frequency.value = freq;
-    gain.gain.setValueAtTime(0.0001, t0 + at);
-    gain.gain.exponentialRampToValueAtTime(0.3, t0 + at + 0.02);
-    gain.gain.exponentialRampToValueAtTime(0.0001, t0 + at + 0.2);
-    osc.connect(gain).connect(a.destination);
-    osc.start(t0 + at);
-    osc.stop(t0 + at + 0.22);
-  });
+  chime(a, [[0, 880], [0.25, 660]]);
 }
 
 // --- the alert: tab title and banner until the clinician has looked
