@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #define TICK_MS 2
+#define MAX_OTHER_PCT 15.0 /* other work on the server's core that voids a window */
+#define MAX_REMEASURE 1
 
 typedef struct {
 	int steps[64], nsteps;
@@ -45,6 +47,7 @@ static phase_t phase;
 static int step, first_new_room;
 static int64_t phase_end_us, join_start_us, deadline_us;
 static snap_t w0;
+static int remeasured; /* windows of this step voided by other work */
 static long rss_base_kb;
 static bool stop;
 
@@ -371,6 +374,17 @@ static void window_end(void)
 	long rss = proc_rss_kb(O.server_pid);
 	bool saturated = loss > O.max_loss || srv_pct >= O.max_cpu || ready < L.nrooms;
 	bool client_limited = cli_pct >= O.max_cpu;
+	/* Other work on the server's core during the window (the machine is
+	 * shared): measure the step again, at most twice, rather than record it. */
+	double other_pct = core_pct > srv_pct ? core_pct - srv_pct : 0;
+	if (other_pct > MAX_OTHER_PCT && !saturated && remeasured < MAX_REMEASURE) {
+		remeasured++;
+		ld_log(&L, "step %d: other work took %.0f %% of the server's core; measuring again", step + 1, other_pct);
+		json_decref(srtp);
+		window_start();
+		phase_end_us = w0.t_us + (int64_t)O.window * G_USEC_PER_SEC;
+		return;
+	}
 	json_t *o = json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:f,s:f,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}",
 		"type", "step", "label", O.label, "step", step + 1, "rooms", L.nrooms, "per_room", L.per_room,
 		"participants", parts, "window_s", secs, "join_s", (double)(w0.t_us - join_start_us) / 1e6,
@@ -385,6 +399,9 @@ static void window_end(void)
 	json_object_set_new(o, "rss_per_participant_kb", json_real(parts ? (double)(rss - rss_base_kb) / parts : 0));
 	json_object_set_new(o, "first_frame", first_frames(first_new_room, L.nrooms));
 	json_object_set_new(o, "steal_pct", json_real(core_total > 0 ? 100.0 * (double)(w1.core_steal - w0.core_steal) / core_total : 0));
+	json_object_set_new(o, "other_core0_pct", json_real(other_pct));
+	json_object_set_new(o, "remeasured", json_integer(remeasured));
+	remeasured = 0;
 	json_object_set_new(o, "rooms_ready", json_integer(ready));
 	json_object_set_new(o, "srtp", srtp);
 	/* since the start of the run: keyframe requests and keyframes played */

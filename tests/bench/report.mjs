@@ -66,7 +66,7 @@ for (const [per, s] of Object.entries(scenarios)) {
     const fls = s.floor || [];
     const fl = byRooms.get(rooms).floor || fls.reduce((b, x) => (!b || Math.abs(Math.log(x.rooms / rooms)) < Math.abs(Math.log(b.rooms / rooms)) ? x : b), null);
     const near = fl && fl.rooms !== rooms ? `~` : '';
-    const mark = (x) => (x ? (x.saturated ? '*' : '') + (x.client_limited ? '†' : '') : '');
+    const mark = (x) => (x ? (x.saturated ? '*' : '') + (x.client_limited ? '†' : '') + (x.other_core0_pct > 15 ? '‡' : '') : '');
     const rk = ratio(k?.cpu_us_per_pkt, j?.cpu_us_per_pkt), rf = ratio(k?.cpu_us_per_pkt, fl?.cpu_us_per_pkt);
     const pair = (a, b, d = 1) => `${a ? f(a, d) : '–'} / ${b ? f(b, d) : '–'}`;
     md.push(`| ${rooms} | ${f((k || j || byRooms.get(rooms).floor).rx_pps, 0)} | ${j ? f(j.cpu_us_per_pkt) + mark(j) : '–'} | ${k ? f(k.cpu_us_per_pkt) + mark(k) : '–'} | ` +
@@ -80,7 +80,7 @@ for (const [per, s] of Object.entries(scenarios)) {
       const rl = ratio(k.latency_ms.p99, j.latency_ms.p99);
       if (rl) summary.p99_latency.push(rl);
     }
-    if (k && fl && !k.saturated && rf) summary.floor_ratio.push(rf);
+    if (j && !j.saturated && k && !k.saturated && fl && !near && rf) summary.floor_ratio.push(rf);
   }
   const c = (x) => (x ? `${x.at_least ? '≥ ' : ''}${x.rooms}${x.client_limited ? ' (client-limited)' : ''}` : '–');
   md.push('', `Capacity on one core (rooms at ≤ 1 % loss): Janus ${c(caps.janus)}, kamer ${c(caps.kamer)}` +
@@ -88,7 +88,8 @@ for (const [per, s] of Object.entries(scenarios)) {
   if (caps.janus?.rooms && caps.kamer?.rooms) summary.capacity.push(caps.janus.rooms / caps.kamer.rooms);
 }
 md.push('`~` the floor at the nearest step it was measured at (it runs a few steps only).',
-  '`*` saturated (loss over 1 %, a room not up, or the server process at 95 % of its core); `†` the load client at 95 % of its core.',
+  '`*` saturated (loss over 1 %, a room not up, or the server process at 95 % of its core); `†` the load client at 95 % of its core;',
+  '`‡` other work took over 15 % of the server\'s core during the window, even when measured again (the machine is shared).',
   'µs/pkt: the server process\'s utime+stime over the window divided by RTP packets delivered to subscribers. Latency: one-way, send stamp to receipt, same clock.',
   'RSS per participant: (RSS at the window − RSS before the first room) / participants. First frame: from the start of the room\'s joining to the first decoded VP8 frame of each subscribed stream.', '');
 

@@ -267,17 +267,10 @@ run_floor() { # run_floor P STEPS
 reached() { # reached FILE...: the largest rooms count in the step lines
 	grep -ho '"rooms":[0-9]*' "$@" 2>/dev/null | cut -d: -f2 | sort -n | tail -1
 }
-steps_upto() { # steps_upto LIST MAX: the steps up to MAX, at most 4 of them spread out
-	local s all=()
-	for s in ${1//,/ }; do [ "$s" -le "$2" ] && all+=("$s"); done
-	[ ${#all[@]} -gt 0 ] || all=("${1%%,*}")
-	local n=${#all[@]} out="" i last=-1 k
-	for i in 0 1 2 3; do
-		k=$(((n - 1) * i / 3))
-		[ $n -le 4 ] && k=$i
-		[ $k -lt $n ] && [ $k -gt $last ] && { out="$out${out:+,}${all[$k]}"; last=$k; }
-	done
-	echo "$out"
+steps_upto() { # steps_upto LIST MAX: the steps up to MAX (at least the first)
+	local s out=""
+	for s in ${1//,/ }; do [ "$s" -le "$2" ] && out="$out${out:+,}$s"; done
+	echo "${out:-${1%%,*}}"
 }
 
 START=$(date +%s)
