@@ -2,6 +2,7 @@
  * component, full ICE with trickle, regular nomination and RFC 7675 consent
  * freshness. Why full and not lite, and the threading rule: media/ice.h. */
 #include "media/ice.h"
+#include "media/ice_int.h"
 
 #include <netinet/in.h>
 #include <stdio.h>
@@ -16,32 +17,10 @@
 #include "core/err.h"
 #include "core/log.h"
 
-#define COMPONENT 1
+#define COMPONENT KM_ICE_COMPONENT
 #define LOCAL_UFRAG_LEN 8
 #define LOCAL_PWD_LEN 24
 
-struct km_ice {
-	NiceAgent *agent;
-	GMainContext *ctx;
-	guint stream;
-	km_ice_config_t cb; /* callbacks and ud; addresses are not kept */
-	km_ice_state_t state;
-	int in_cb;  /* depth of calls into the caller's callbacks */
-	int doomed; /* km_ice_free was called from inside a callback */
-	char ufrag[KM_ICE_CRED_MAX];
-	char pwd[KM_ICE_CRED_MAX];
-	/* The selected pair as km_ice_send uses it: libnice's socket (a
-	 * reference, so that the GSocket outlives our use of its descriptor)
-	 * and the remote address. sel_fd -1: none, send through libnice. */
-	GSocket *sel_sock;
-	int sel_fd;
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in in;
-		struct sockaddr_in6 in6;
-	} peer;
-	socklen_t peer_len;
-};
 
 const char *km_ice_state_name(km_ice_state_t s)
 {
@@ -62,12 +41,22 @@ km_ice_state_t km_ice_state(const km_ice_t *ice)
 	return ice ? ice->state : KM_ICE_FAILED;
 }
 
+void km_ice_stats(const km_ice_t *ice, km_ice_stats_t *out)
+{
+	if (!out)
+		return;
+	memset(out, 0, sizeof(*out));
+	if (ice)
+		*out = ice->stats;
+}
+
 /* ---- releasing the agent ---- */
 
 /* Forgets the selected pair. Datagrams queued for its socket go out
  * first, while the descriptor is still libnice's socket. */
 static void drop_selected(km_ice_t *ice)
 {
+	km__ice_direct_leave(ice); /* it reads the socket */
 	if (ice->sel_fd >= 0)
 		km_sendq_flush(ice->cb.sendq);
 	if (ice->sel_sock)
@@ -103,6 +92,7 @@ static void refresh_selected(km_ice_t *ice)
 	}
 	ice->peer_len = ice->peer.sa.sa_family == AF_INET ? sizeof(ice->peer.in)
 							   : sizeof(ice->peer.in6);
+	ice->sel_priority = l->priority;
 	ice->sel_sock = s;
 	ice->sel_fd = fd;
 }
@@ -127,7 +117,7 @@ static void release_notify(gpointer p)
 
 /* After a callback into the caller: if it freed the endpoint, release it
  * on the next loop iteration, outside libnice's own call stack. */
-static void leave_cb(km_ice_t *ice)
+void km__ice_leave_cb(km_ice_t *ice)
 {
 	GSource *src;
 
@@ -145,7 +135,7 @@ void km_ice_free(km_ice_t *ice)
 	if (!ice || ice->doomed)
 		return;
 	ice->doomed = 1;
-	drop_selected(ice);
+	drop_selected(ice); /* and the direct path, without giving libnice the socket back */
 	if (ice->agent) {
 		g_signal_handlers_disconnect_by_data(ice->agent, ice);
 		if (ice->stream)
@@ -170,6 +160,40 @@ static km_ice_state_t map_state(guint s)
 	}
 }
 
+void km__ice_report(km_ice_t *ice, km_ice_state_t s)
+{
+	if (s == ice->state)
+		return;
+	km_debug("ice", "state", "ice=%p from=%s to=%s", (void *)ice, km_ice_state_name(ice->state),
+		 km_ice_state_name(s));
+	ice->state = s;
+	if (!ice->cb.on_state)
+		return;
+	ice->in_cb++;
+	ice->cb.on_state(ice->cb.ud, s);
+	km__ice_leave_cb(ice);
+}
+
+static void on_nice_recv(NiceAgent *agent, guint stream, guint component, guint len, gchar *buf,
+			 gpointer p);
+
+/* libnice's socket sources of the component go to a context that nobody
+ * runs while the direct path reads the socket (media/ice_direct.c). */
+static GMainContext *parking(void)
+{
+	static GMainContext *park;
+
+	if (g_once_init_enter(&park))
+		g_once_init_leave(&park, g_main_context_new());
+	return park;
+}
+
+void km__ice_nice_receives(km_ice_t *ice, bool on)
+{
+	nice_agent_attach_recv(ice->agent, ice->stream, COMPONENT, on ? ice->ctx : parking(),
+			       on ? on_nice_recv : NULL, on ? ice : NULL);
+}
+
 static void on_state_changed(NiceAgent *agent, guint stream, guint component, guint state,
 			     gpointer p)
 {
@@ -178,16 +202,15 @@ static void on_state_changed(NiceAgent *agent, guint stream, guint component, gu
 
 	if (stream != ice->stream || component != COMPONENT || s == ice->state)
 		return;
-	km_debug("ice", "state", "ice=%p from=%s to=%s", (void *)ice, km_ice_state_name(ice->state),
-		 km_ice_state_name(s));
-	ice->state = s;
 	if ((s == KM_ICE_CONNECTED || s == KM_ICE_READY) && ice->sel_fd < 0)
 		refresh_selected(ice);
-	if (!ice->cb.on_state)
-		return;
-	ice->in_cb++;
-	ice->cb.on_state(ice->cb.ud, s);
-	leave_cb(ice);
+	if (s != KM_ICE_CONNECTED && s != KM_ICE_READY)
+		km__ice_direct_leave(ice);
+	ice->in_cb++; /* the report may free ice */
+	km__ice_report(ice, s);
+	if (s == KM_ICE_READY && !ice->doomed)
+		km__ice_direct_enter(ice);
+	km__ice_leave_cb(ice);
 }
 
 static void on_new_candidate(NiceAgent *agent, NiceCandidate *c, gpointer p)
@@ -207,7 +230,7 @@ static void on_new_candidate(NiceAgent *agent, NiceCandidate *c, gpointer p)
 	ice->in_cb++;
 	ice->cb.on_local_candidate(ice->cb.ud, sdp + 2);
 	g_free(sdp);
-	leave_cb(ice);
+	km__ice_leave_cb(ice);
 }
 
 static void on_selected_pair(NiceAgent *agent, guint stream, guint component, NiceCandidate *l,
@@ -215,8 +238,10 @@ static void on_selected_pair(NiceAgent *agent, guint stream, guint component, Ni
 {
 	km_ice_t *ice = p;
 
-	if (stream == ice->stream && component == COMPONENT)
+	if (stream == ice->stream && component == COMPONENT) {
 		refresh_selected(ice);
+		km__ice_direct_enter(ice); /* when READY: a new pair, read anew */
+	}
 }
 
 static void on_gathering_done(NiceAgent *agent, guint stream, gpointer p)
@@ -227,7 +252,7 @@ static void on_gathering_done(NiceAgent *agent, guint stream, gpointer p)
 		return;
 	ice->in_cb++;
 	ice->cb.on_local_candidate(ice->cb.ud, NULL);
-	leave_cb(ice);
+	km__ice_leave_cb(ice);
 }
 
 /* GLib blocks a source with descriptors while it dispatches it: it takes
@@ -259,7 +284,7 @@ static void on_nice_recv(NiceAgent *agent, guint stream, guint component, guint 
 		return;
 	ice->in_cb++;
 	ice->cb.on_recv(ice->cb.ud, (const uint8_t *)buf, len);
-	leave_cb(ice);
+	km__ice_leave_cb(ice);
 }
 
 /* ---- setting up ---- */
@@ -374,9 +399,13 @@ int km_ice_new(GMainContext *ctx, const km_ice_config_t *cfg, int controlling, k
 	ice->cb.local_pwd = NULL;
 	ice->state = KM_ICE_NEW;
 	ice->sel_fd = -1;
+	ice->controlling = controlling != 0;
+	if (getrandom(&ice->tie, sizeof(ice->tie), 0) != (ssize_t)sizeof(ice->tie)) {
+		rc = km_errf(KM_ECRYPTO, err, errlen, "getrandom failed");
+		goto fail;
+	}
 	ice->agent = nice_agent_new_full(ctx, NICE_COMPATIBILITY_RFC5245,
 					 NICE_AGENT_OPTION_ICE_TRICKLE |
-						 NICE_AGENT_OPTION_CONSENT_FRESHNESS |
 						 NICE_AGENT_OPTION_REGULAR_NOMINATION);
 	if (!ice->agent) {
 		rc = km_errf(KM_EIO, err, errlen, "libnice could not make an agent");
@@ -429,6 +458,8 @@ int km_ice_set_remote_credentials(km_ice_t *ice, const char *ufrag, const char *
 		return km_errf(KM_EINVAL, err, errlen, "ice-pwd is not 22-256 ice-chars");
 	if (!nice_agent_set_remote_credentials(ice->agent, ice->stream, ufrag, pwd))
 		return km_errf(KM_EIO, err, errlen, "libnice refused the remote credentials");
+	snprintf(ice->rufrag, sizeof(ice->rufrag), "%s", ufrag);
+	snprintf(ice->rpwd, sizeof(ice->rpwd), "%s", pwd);
 	return 0;
 }
 
@@ -455,6 +486,8 @@ int km_ice_restart(km_ice_t *ice, const char *local_ufrag, const char *local_pwd
 	memcpy(ice->pwd, pwd, sizeof pwd);
 	if (!nice_agent_set_remote_credentials(ice->agent, ice->stream, remote_ufrag, remote_pwd))
 		return km_errf(KM_EIO, err, errlen, "libnice refused the remote credentials");
+	snprintf(ice->rufrag, sizeof(ice->rufrag), "%s", remote_ufrag);
+	snprintf(ice->rpwd, sizeof(ice->rpwd), "%s", remote_pwd);
 	km_info("ice", "restart", "ice=%p", (void *)ice);
 	/* The same local candidates, for the peer's new generation. */
 	GSList *cands = nice_agent_get_local_candidates(ice->agent, ice->stream, COMPONENT);
@@ -464,7 +497,7 @@ int km_ice_restart(km_ice_t *ice, const char *local_ufrag, const char *local_pwd
 	g_slist_free_full(cands, (GDestroyNotify)nice_candidate_free);
 	if (!ice->doomed)
 		on_gathering_done(ice->agent, ice->stream, ice);
-	leave_cb(ice);
+	km__ice_leave_cb(ice);
 	return 0;
 }
 

@@ -8,13 +8,11 @@
  * for ICE-lite, but:
  *  - RFC 7675 consent freshness is driven by the agent that sends checks; a
  *    lite agent sends none, so a lite server cannot notice by itself that a
- *    peer stopped answering. kamer must drop such a peer within 30 s. With
- *    libnice 0.1.21 in full mode plus NICE_AGENT_OPTION_CONSENT_FRESHNESS,
- *    a check goes out every 4-6 s and a pair with no answer for 10 s turns
- *    the component FAILED (libnice's fixed NICE_AGENT_TIMER_CONSENT_TIMEOUT,
- *    not configurable; without the option it would be 50 s), i.e. failure
- *    is reported about 10 s after the peer's last answer
- *    (tests/unit/media/ice_test.c checks the 30 s bound; it measures 10 s).
+ *    peer stopped answering. kamer must drop such a peer within 30 s. Once
+ *    ICE is READY the direct path (below) sends a consent check every 4-6 s
+ *    and reports FAILED when none was answered for 10 s, as libnice's own
+ *    consent freshness did (tests/unit/media/ice_test.c checks the 30 s
+ *    bound; it measures 10 s).
  *  - libnice 0.1.21's NICE_AGENT_OPTION_LITE_MODE only turns off STUN and
  *    TURN gathering; the agent still runs checks as a full agent, so it
  *    would buy nothing and kamer would announce a=ice-lite falsely.
@@ -33,10 +31,17 @@
  * Threads: an endpoint lives on one GMainContext (a media worker's, see
  * media/worker.h). Call every function on the thread that runs that
  * context; every callback runs there too. No locks of kamer's own.
- * Packet path: on_recv gets libnice's receive buffer (valid only during the
+ * The direct path (media/ice_direct.c): once ICE is READY on a plain UDP
+ * pair, kamer reads the selected socket itself, up to 16 datagrams per
+ * recvmmsg, and libnice's receiving is parked; STUN that arrives then is
+ * handled with libnice's STUN library (the peer's checks answered, our
+ * consent checks sent and their answers taken). An ICE restart, a state
+ * other than CONNECTED/READY, or a new selected pair gives the socket back
+ * to libnice first. km_ice_stats says what it did.
+ * Packet path: on_recv gets the receive buffer (valid only during the
  * call). km_ice_send() writes a datagram straight to libnice's socket of the
  * selected pair, addressed to the selected remote candidate (libnice keeps
- * that socket and goes on with its own checks and consent on it), or into
+ * that socket and sends its keep-alive indications on it), or into
  * the worker's send queue when one is configured; before a pair is
  * selected (or for a pair km_ice cannot send on itself) it hands the
  * datagram to nice_agent_send. Neither path allocates in this code. */
@@ -163,6 +168,27 @@ int km_ice_send(km_ice_t *ice, const uint8_t *p, size_t len);
 
 /* The current state (as last reported through on_state). */
 km_ice_state_t km_ice_state(const km_ice_t *ice);
+
+/* What the direct path (see the top) did so far. */
+typedef struct {
+	int direct;              /* 1 while kamer reads the selected socket itself */
+	uint64_t directs;        /* times it took the socket over */
+	uint64_t batches;        /* recvmmsg calls that returned datagrams */
+	uint64_t datagrams;      /* datagrams handed to on_recv by it */
+	uint64_t stun_answered;  /* the peer's checks answered */
+	uint64_t stun_dropped;   /* STUN that failed validation, or not ours */
+	uint64_t strangers;      /* non-STUN datagrams not from the peer: dropped */
+	uint64_t checks_sent;    /* our consent checks */
+	uint64_t checks_answered;
+} km_ice_stats_t;
+void km_ice_stats(const km_ice_t *ice, km_ice_stats_t *out);
+
+/* Consent timing of the direct path, for endpoints made afterwards (all
+ * threads): a check every interval_ms (randomised by ±20 %), another
+ * after interval_ms / 2 while one is unanswered, and the component FAILED
+ * when nothing was answered for timeout_ms. 0 keeps a value; the defaults
+ * are 5000 and 10000. For tests. */
+void km_ice_set_consent_timing(unsigned interval_ms, unsigned timeout_ms);
 
 /* A short static name for a state ("connected"). */
 const char *km_ice_state_name(km_ice_state_t s);

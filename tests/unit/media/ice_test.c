@@ -48,6 +48,7 @@ typedef struct peer {
 	unsigned got;     /* datagrams received */
 	unsigned bad;     /* malformed or duplicate datagrams */
 	uint8_t seen[N_DGRAMS];
+	km_ice_stats_t st; /* as of the last step_stats */
 	int rc;           /* result of the last call run on the worker */
 	char err[128];
 	struct peer *other;
@@ -185,6 +186,12 @@ static void step_free(peer_t *p)
 	p->rc = 0;
 }
 
+static void step_stats(peer_t *p)
+{
+	km_ice_stats(p->ice, &p->st);
+	p->rc = 0;
+}
+
 static unsigned batch_start;
 
 static void step_send_batch(peer_t *p)
@@ -295,6 +302,12 @@ static int both_up(peer_t *a, peer_t *b)
 	return a->up && b->up;
 }
 
+/* READY: ICE is done and the direct path reads the socket. */
+static int both_ready(peer_t *a, peer_t *b)
+{
+	return a->state == KM_ICE_READY && b->state == KM_ICE_READY;
+}
+
 static void setup_pair(peer_t *a, peer_t *b)
 {
 	memset(a, 0, sizeof(*a));
@@ -339,6 +352,7 @@ static void test_connect_and_exchange(void **state)
 	peer_t a, b;
 
 	setup_pair(&a, &b);
+	assert_true(signal_until(&a, &b, both_ready, 10 * G_TIME_SPAN_SECOND));
 	/* Batches, each waited for, so that the loopback socket buffers never
 	 * overflow and every datagram must arrive. */
 	for (batch_start = 0; batch_start < N_DGRAMS; batch_start += BATCH) {
@@ -352,6 +366,16 @@ static void test_connect_and_exchange(void **state)
 	assert_int_equal(b.bad, 0);
 	assert_int_equal(a.failed, 0);
 	assert_int_equal(b.failed, 0);
+	/* Every datagram came by the direct path, several to a recvmmsg. */
+	for (peer_t *p = &a; p; p = p == &a ? &b : NULL) {
+		assert_int_equal(on_worker(p, step_stats), 0);
+		print_message("peer %llu: %llu datagrams in %llu batches\n", (unsigned long long)p->id,
+			      (unsigned long long)p->st.datagrams, (unsigned long long)p->st.batches);
+		assert_int_equal(p->st.direct, 1);
+		assert_int_equal(p->st.datagrams, N_DGRAMS);
+		assert_true(p->st.batches > 0 && p->st.batches < p->st.datagrams);
+		assert_int_equal(p->st.strangers, 0);
+	}
 	teardown_pair(&a, &b);
 }
 
@@ -400,6 +424,50 @@ static void test_consent_lost_is_reported(void **state)
 	assert_int_equal(on_worker(&a, step_free), 0); /* a.ice is already NULL */
 	assert_null(a.ice);
 	teardown_pair(&a, &b);
+}
+
+static int either_failed(peer_t *a, peer_t *b)
+{
+	return a->failed || b->failed;
+}
+
+/* The direct path's own consent: with checks every 200 ms both sides keep
+ * answering each other for 2 s with nothing else sent; when one stops,
+ * the other reports FAILED after the 1 s timeout. */
+static void test_direct_consent(void **state)
+{
+	peer_t a, b;
+	gint64 t0;
+
+	km_ice_set_consent_timing(200, 1000);
+	setup_pair(&a, &b);
+	assert_true(signal_until(&a, &b, both_ready, 10 * G_TIME_SPAN_SECOND));
+	assert_false(signal_until(&a, &b, either_failed, 2 * G_TIME_SPAN_SECOND));
+	for (peer_t *p = &a; p; p = p == &a ? &b : NULL) {
+		assert_int_equal(on_worker(p, step_stats), 0);
+		print_message("peer %llu: %llu checks sent, %llu answered; %llu of the other's answered\n",
+			      (unsigned long long)p->id, (unsigned long long)p->st.checks_sent,
+			      (unsigned long long)p->st.checks_answered, (unsigned long long)p->st.stun_answered);
+		assert_int_equal(p->st.direct, 1);
+		assert_true(p->st.checks_sent >= 5);
+		assert_true(p->st.checks_answered + 2 >= p->st.checks_sent);
+		assert_true(p->st.stun_answered >= 4);
+		assert_int_equal(p->st.stun_dropped, 0);
+	}
+	a.free_on_fail = 1;
+	released = 0;
+	t0 = g_get_monotonic_time();
+	assert_int_equal(km_worker_call(b.w, block_trampoline, &b), 0);
+	assert_true(signal_until(&a, &b, a_failed, 5 * G_TIME_SPAN_SECOND));
+	print_message("consent lost reported after %.1f s\n", (double)(a.failed_at - t0) / G_TIME_SPAN_SECOND);
+	assert_true(a.failed_at - t0 >= G_TIME_SPAN_SECOND / 2);
+	g_mutex_lock(&lock);
+	released = 1;
+	g_cond_broadcast(&cond);
+	g_mutex_unlock(&lock);
+	assert_null(a.ice);
+	teardown_pair(&a, &b);
+	km_ice_set_consent_timing(5000, 10000);
 }
 
 /* ---- argument and candidate-line checks ---- */
@@ -477,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_argument_checks),
 		cmocka_unit_test(test_connect_and_exchange),
 		cmocka_unit_test(test_consent_lost_is_reported),
+		cmocka_unit_test(test_direct_consent),
 	};
 	int rc;
 
