@@ -78,6 +78,10 @@ typedef struct {
 	 * of outgoing datagrams (media/worker.h km_worker_sendq). NULL: each
 	 * datagram is sent at once (tests, the test peer). */
 	km_sendq_t *sendq;
+	/* Optional (borrowed, must outlive the connection): the subloop whose
+	 * subctx ctx is (media/subloop.h); the direct path's socket is then
+	 * watched by it without a context iteration. NULL: a GSource on ctx. */
+	km_subloop_t *subloop;
 } km_conn_config_t;
 
 /* Counters of one connection (for logs, metrics and tests). */

@@ -54,6 +54,7 @@
 #include <glib.h>
 
 #include "media/sendq.h"
+#include "media/subloop.h"
 
 typedef enum {
 	KM_ICE_NEW = 0,      /* made, not gathering yet */
@@ -102,6 +103,11 @@ typedef struct {
 	 * km_ice_send queues there, to be sent with sendmmsg when the loop
 	 * next polls; NULL (the default): each datagram is sent at once. */
 	km_sendq_t *sendq;
+	/* Optional (borrowed; must outlive the endpoint): the subloop whose
+	 * subctx ctx is; the direct path then has the subloop watch its
+	 * socket directly (media/subloop.h km_subwatch_new). NULL: a GSource
+	 * on ctx. */
+	km_subloop_t *subloop;
 } km_ice_config_t;
 
 typedef struct km_ice km_ice_t;

@@ -60,7 +60,9 @@ typedef struct {
 } reader_t;
 
 struct km_ice_direct {
-	GSource *reader, *timer;
+	km_subwatch_t *watch; /* the reader: a subloop watch, or else */
+	GSource *reader;      /* a GSource on the endpoint's context */
+	GSource *timer;
 	StunAgent stun;
 	StunTransactionId kept[KM_ICE_CHECKS_KEPT]; /* our unanswered checks, oldest first */
 	int nkept;
@@ -275,6 +277,11 @@ static void read_socket(km_ice_t *ice)
 	km__ice_leave_cb(ice);
 }
 
+static void on_watch(void *ud)
+{
+	read_socket(ud);
+}
+
 static gboolean reader_dispatch(GSource *src, GSourceFunc fn, gpointer ud)
 {
 	(void)fn;
@@ -305,11 +312,14 @@ void km__ice_direct_enter(km_ice_t *ice)
 	d->next_at = now; /* the first check at the first tick */
 	ice->direct = d;
 	km__ice_nice_receives(ice, false);
-	d->reader = g_source_new(&reader_funcs, sizeof(reader_t));
-	((reader_t *)d->reader)->ice = ice;
-	g_source_add_unix_fd(d->reader, ice->sel_fd, G_IO_IN);
-	g_source_set_can_recurse(d->reader, TRUE); /* see unblock_current_source in ice.c */
-	g_source_attach(d->reader, ice->ctx);
+	d->watch = km_subwatch_new(ice->cb.subloop, ice->sel_fd, on_watch, ice);
+	if (!d->watch) {
+		d->reader = g_source_new(&reader_funcs, sizeof(reader_t));
+		((reader_t *)d->reader)->ice = ice;
+		g_source_add_unix_fd(d->reader, ice->sel_fd, G_IO_IN);
+		g_source_set_can_recurse(d->reader, TRUE); /* see unblock_current_source in ice.c */
+		g_source_attach(d->reader, ice->ctx);
+	}
 	d->timer = g_timeout_source_new(d->interval_us / 5000 ? d->interval_us / 5000 : 1); /* 1 s by default */
 	g_source_set_callback(d->timer, on_tick, ice, NULL);
 	g_source_attach(d->timer, ice->ctx);
@@ -326,8 +336,11 @@ void km__ice_direct_leave(km_ice_t *ice)
 		return;
 	ice->direct = NULL;
 	ice->stats.direct = 0;
-	g_source_destroy(d->reader);
-	g_source_unref(d->reader);
+	km_subwatch_free(d->watch);
+	if (d->reader) {
+		g_source_destroy(d->reader);
+		g_source_unref(d->reader);
+	}
 	g_source_destroy(d->timer);
 	g_source_unref(d->timer);
 	forget_kept(d);

@@ -173,6 +173,7 @@ static int make_conn(sfu_wstate_t *ws, sfu_wroom_t *r, const sfu_cmd_open_t *cmd
 		.sendq = km_worker_sendq(ws->worker),
 	};
 	c->sub = km_subctx_new(ws->subloop);
+	cfg.subloop = c->sub ? ws->subloop : NULL;
 	GMainContext *ctx = c->sub ? km_subctx_context(c->sub) : km_worker_context(ws->worker);
 	int rc = km_conn_new(ctx, &cfg, cmd->ufrag, cmd->pwd, &c->conn, err, errlen);
 	if (rc) {

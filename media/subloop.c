@@ -8,6 +8,7 @@
 #include "media/subloop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,10 +25,19 @@
 #define OVERFLOW_POLL_US 10000 /* a subctx with more descriptors than slots: polled */
 
 typedef struct {
-	km_subctx_t *s;
+	km_subctx_t *s;  /* NULL: this is the reg of a km_subwatch_t */
 	int fd;          /* -1: free slot */
 	uint32_t events; /* registered epoll events */
 } reg_t;
+
+struct km_subwatch {
+	reg_t reg; /* first: the epoll data points here */
+	km_subloop_t *l;
+	void (*cb)(void *ud);
+	void *ud;
+	km_subwatch_t *next_dead;
+	bool dead;
+};
 
 struct km_subctx {
 	km_subloop_t *l;
@@ -47,6 +57,7 @@ struct km_subloop {
 	int epfd;
 	gpointer tag;
 	km_subctx_t *live, *dead;
+	km_subwatch_t *dead_watches; /* freed inside a dispatch */
 	unsigned count;
 	gint64 min_deadline;
 	bool min_dirty, dispatching;
@@ -226,6 +237,12 @@ static void destroy(km_subctx_t *s)
 
 static void free_dead(km_subloop_t *l)
 {
+	while (l->dead_watches) {
+		km_subwatch_t *w = l->dead_watches;
+
+		l->dead_watches = w->next_dead;
+		free(w);
+	}
 	while (l->dead) {
 		km_subctx_t *s = l->dead;
 
@@ -288,6 +305,55 @@ km_subctx_t *km_subctx_new(km_subloop_t *l)
 	return s;
 }
 
+/* ---- watches ---- */
+
+km_subwatch_t *km_subwatch_new(km_subloop_t *l, int fd, void (*cb)(void *ud), void *ud)
+{
+	km_subwatch_t *w;
+
+	if (!l || fd < 0 || !cb)
+		return NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	/* A duplicate: epoll keys on the descriptor, so a subctx that still has
+	 * fd registered (until its next query) does not collide with us. */
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		free(w);
+		return NULL;
+	}
+	w->reg = (reg_t){ .s = NULL, .fd = fd, .events = EPOLLIN };
+	w->l = l;
+	w->cb = cb;
+	w->ud = ud;
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &w->reg };
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &e) != 0) {
+		close(fd);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void km_subwatch_free(km_subwatch_t *w)
+{
+	km_subloop_t *l;
+
+	if (!w || w->dead)
+		return;
+	l = w->l;
+	w->dead = true;
+	reg_ctl(l, EPOLL_CTL_DEL, &w->reg);
+	close(w->reg.fd);
+	if (l->dispatching) { /* its event may still be in the array being run */
+		w->next_dead = l->dead_watches;
+		l->dead_watches = w;
+		return;
+	}
+	free(w);
+}
+
 /* ---- the source on the parent context ---- */
 
 static gboolean loop_prepare(GSource *src, gint *timeout)
@@ -344,8 +410,17 @@ static gboolean loop_dispatch(GSource *src, GSourceFunc fn, gpointer ud)
 	for (int i = 0; i < n; i++) {
 		reg_t *r = l->ev[i].data.ptr;
 
-		mark_ready(r->s, r->fd, l->ev[i].events);
-		enqueue(&head, &tail, r->s);
+		if (r->s) {
+			mark_ready(r->s, r->fd, l->ev[i].events);
+			enqueue(&head, &tail, r->s);
+		}
+	}
+	for (int i = 0; i < n; i++) { /* watches: directly, after the contexts were noted */
+		reg_t *r = l->ev[i].data.ptr;
+		km_subwatch_t *w = (km_subwatch_t *)r;
+
+		if (!r->s && !w->dead)
+			w->cb(w->ud);
 	}
 	if (l->min_dirty)
 		rescan_min(l);

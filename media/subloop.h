@@ -54,6 +54,21 @@ GMainContext *km_subctx_context(km_subctx_t *s);
  * or another subctx), it happens when that dispatch ends. Accepts NULL. */
 void km_subctx_free(km_subctx_t *s);
 
+/* A descriptor in the subloop's epoll set on its own, without a context:
+ * when it is readable, the subloop's dispatch calls cb(ud) directly (no
+ * prepare, query, check or dispatch of a GLib context around it). cb must
+ * read until EAGAIN or leave the rest for the next round (level-
+ * triggered). The set holds a duplicate of fd, so a subctx may have fd
+ * registered at the same time (both are then told). For the media packet
+ * path (media/ice_direct.c). NULL when out of memory or epoll refuses fd. */
+typedef struct km_subwatch km_subwatch_t;
+km_subwatch_t *km_subwatch_new(km_subloop_t *l, int fd, void (*cb)(void *ud), void *ud);
+
+/* Stops watching (the descriptor is not closed); from inside the
+ * subloop's dispatch too, where the memory goes when that dispatch ends.
+ * Accepts NULL. */
+void km_subwatch_free(km_subwatch_t *w);
+
 /* How many subctxs the subloop runs (for tests). */
 unsigned km_subloop_count(const km_subloop_t *l);
 

@@ -129,6 +129,80 @@ static void test_only_ready_dispatched(void **state)
 	g_main_context_unref(parent);
 }
 
+/* Watches: called directly when readable; one frees another whose event is
+ * in the same round (it must not run), and itself. */
+typedef struct wp {
+	int fds[2];
+	int calls;
+	km_subwatch_t *w;
+	struct wp *victim;
+	bool free_self;
+} wpipe_t;
+
+static void on_watch(void *ud)
+{
+	wpipe_t *x = ud;
+	char b[64];
+	(void)!read(x->fds[0], b, sizeof b);
+	x->calls++;
+	if (x->victim) {
+		km_subwatch_free(x->victim->w);
+		x->victim->w = NULL;
+		x->victim = NULL;
+	}
+	if (x->free_self) {
+		km_subwatch_free(x->w);
+		x->w = NULL;
+	}
+}
+
+static void test_watches(void **state)
+{
+	GMainContext *parent = g_main_context_new();
+	km_subloop_t *l = NULL;
+	static wpipe_t p[3];
+	memset(p, 0, sizeof p);
+	assert_int_equal(km_subloop_new(parent, &l), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pipe(p[i].fds), 0);
+		p[i].w = km_subwatch_new(l, p[i].fds[0], on_watch, &p[i]);
+		assert_non_null(p[i].w);
+	}
+	assert_int_equal(km_subloop_count(l), 0); /* no context behind a watch */
+	assert_int_equal(write(p[1].fds[1], "x", 1), 1);
+	run_until(parent, &p[1].calls, 1);
+	assert_int_equal(p[1].calls, 1);
+	assert_int_equal(p[0].calls + p[2].calls, 0);
+	/* both ready in one round: whichever runs first frees the other and itself */
+	p[0].victim = &p[2];
+	p[0].free_self = true;
+	p[2].victim = &p[0];
+	p[2].free_self = true;
+	assert_int_equal(write(p[0].fds[1], "x", 1), 1);
+	assert_int_equal(write(p[2].fds[1], "x", 1), 1);
+	for (int r = 0; r < 20; r++)
+		g_main_context_iteration(parent, FALSE);
+	assert_int_equal(p[0].calls + p[2].calls, 1);
+	assert_null(p[0].w);
+	assert_null(p[2].w);
+	/* the one left still works; no more calls for the freed */
+	assert_int_equal(write(p[0].fds[1], "x", 1), 1);
+	assert_int_equal(write(p[1].fds[1], "x", 1), 1);
+	run_until(parent, &p[1].calls, 2);
+	assert_int_equal(p[1].calls, 2);
+	assert_int_equal(p[0].calls + p[2].calls, 1);
+	assert_null(km_subwatch_new(l, -1, on_watch, NULL));
+	assert_null(km_subwatch_new(NULL, p[1].fds[0], on_watch, NULL));
+	km_subwatch_free(p[1].w);
+	km_subwatch_free(NULL);
+	km_subloop_free(l);
+	for (int i = 0; i < 3; i++) {
+		close(p[i].fds[0]);
+		close(p[i].fds[1]);
+	}
+	g_main_context_unref(parent);
+}
+
 static void test_args(void **state)
 {
 	km_subloop_t *l = (km_subloop_t *)1;
@@ -145,6 +219,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timer),
 		cmocka_unit_test(test_only_ready_dispatched),
+		cmocka_unit_test(test_watches),
 		cmocka_unit_test(test_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
