@@ -414,6 +414,7 @@ static int make_ice(km_conn_t *c, const km_conn_config_t *cfg, const char *ufrag
 		.local_pwd = pwd,
 		.sendq = cfg->sendq,
 		.subloop = cfg->subloop,
+		.rcvbuf = cfg->rcvbuf,
 	};
 
 	return km_ice_new(c->ctx, &icfg, cfg->ice_controlling, &c->ice, err, errlen);

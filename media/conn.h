@@ -82,6 +82,8 @@ typedef struct {
 	 * subctx ctx is (media/subloop.h); the direct path's socket is then
 	 * watched by it without a context iteration. NULL: a GSource on ctx. */
 	km_subloop_t *subloop;
+	/* Optional: SO_RCVBUF of the selected socket (km_ice_config_t). */
+	int rcvbuf;
 } km_conn_config_t;
 
 /* Counters of one connection (for logs, metrics and tests). */

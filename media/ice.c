@@ -95,6 +95,8 @@ static void refresh_selected(km_ice_t *ice)
 	ice->sel_priority = l->priority;
 	ice->sel_sock = s;
 	ice->sel_fd = fd;
+	if (ice->cb.rcvbuf > 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &ice->cb.rcvbuf, sizeof(ice->cb.rcvbuf));
 }
 
 static void release(km_ice_t *ice)

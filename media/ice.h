@@ -108,6 +108,11 @@ typedef struct {
 	 * socket directly (media/subloop.h km_subwatch_new). NULL: a GSource
 	 * on ctx. */
 	km_subloop_t *subloop;
+	/* Optional: SO_RCVBUF (bytes) of the selected pair's socket, capped by
+	 * the kernel's net.core.rmem_max; 0 (the default) keeps the kernel's.
+	 * The benchmark's load client, which receives many streams on one
+	 * core, uses it; kamer does not. */
+	int rcvbuf;
 } km_ice_config_t;
 
 typedef struct km_ice km_ice_t;

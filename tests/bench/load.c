@@ -38,6 +38,7 @@ typedef enum { PH_JOIN, PH_WARM, PH_WINDOW, PH_DONE } phase_t;
 
 typedef struct {
 	uint64_t srv_ticks, cli_ticks, core_busy, core_total, core_steal;
+	uint64_t srv_rcvbuf, cli_rcvbuf; /* UDP RcvbufErrors of each namespace */
 	int64_t t_us;
 } snap_t;
 
@@ -140,8 +141,33 @@ static void core_times(uint64_t *busy, uint64_t *total, uint64_t *steal)
 		fclose(f);
 }
 
+/* UDP datagrams dropped for a full receive buffer (RcvbufErrors) in the
+ * network namespace of pid (0: ours), from /proc/PID/net/snmp. */
+static uint64_t rcvbuf_errors(int pid)
+{
+	char path[64], names[1024], vals[1024];
+	uint64_t n = 0;
+	snprintf(path, sizeof path, pid ? "/proc/%d/net/snmp" : "/proc/self/net/snmp", pid);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(names, sizeof names, f) && fgets(vals, sizeof vals, f)) {
+		if (strncmp(names, "Udp:", 4) != 0 || strncmp(vals, "Udp:", 4) != 0)
+			continue;
+		char *sn = NULL, *sv = NULL;
+		char *a = strtok_r(names + 4, " \n", &sn), *b = strtok_r(vals + 4, " \n", &sv);
+		for (; a && b; a = strtok_r(NULL, " \n", &sn), b = strtok_r(NULL, " \n", &sv))
+			if (strcmp(a, "RcvbufErrors") == 0)
+				n = strtoull(b, NULL, 10);
+		break;
+	}
+	if (f)
+		fclose(f);
+	return n;
+}
+
 static void snapshot(snap_t *s)
 {
+	s->srv_rcvbuf = rcvbuf_errors(O.server_pid);
+	s->cli_rcvbuf = rcvbuf_errors(0);
 	s->srv_ticks = proc_ticks(O.server_pid);
 	s->cli_ticks = proc_ticks(0);
 	core_times(&s->core_busy, &s->core_total, &s->core_steal);
@@ -400,6 +426,9 @@ static void window_end(void)
 	json_object_set_new(o, "first_frame", first_frames(first_new_room, L.nrooms));
 	json_object_set_new(o, "steal_pct", json_real(core_total > 0 ? 100.0 * (double)(w1.core_steal - w0.core_steal) / core_total : 0));
 	json_object_set_new(o, "other_core0_pct", json_real(other_pct));
+	/* where datagrams were dropped for full receive buffers, if anywhere */
+	json_object_set_new(o, "rcvbuf_errors", json_pack("{s:I,s:I}", "server", (json_int_t)(w1.srv_rcvbuf - w0.srv_rcvbuf),
+		"client", (json_int_t)(w1.cli_rcvbuf - w0.cli_rcvbuf)));
 	json_object_set_new(o, "remeasured", json_integer(remeasured));
 	remeasured = 0;
 	json_object_set_new(o, "rooms_ready", json_integer(ready));

@@ -29,6 +29,13 @@
 #define LD_MAX_RX 16     /* streams received on one sub connection */
 #define LD_MAX_CANDS 16  /* local candidates held back */
 #define LD_HIST 1024     /* delay histogram buckets (log scale, 2 % wide) */
+/* SO_RCVBUF of the client's sockets. One core receives every stream of
+ * every participant; with the kernel's default (208 kB, about 90 datagrams
+ * of 1.2 kB) the keyframes sent to everyone at a join overflowed them
+ * (RcvbufErrors in the client's namespace, none in the server's), and that
+ * showed as a few packets in 100,000 lost "through the server". The
+ * floor's client sockets always had this size. */
+#define LD_RCVBUF (4 << 20)
 
 typedef enum { LD_KAMER, LD_JANUS, LD_FLOOR } ld_server_t;
 

@@ -357,7 +357,7 @@ static int floor_open(ld_conn_t *c, char *err, size_t errlen)
 	if (inet_pton(AF_INET, L->address, &me.sin_addr) != 1 || inet_pton(AF_INET, L->host, &srv.sin_addr) != 1)
 		return km_errf(KM_EINVAL, err, errlen, "floor: bad address");
 	c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	int big = 4 << 20;
+	int big = LD_RCVBUF;
 	if (c->fd < 0 || setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big) ||
 	    setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big) ||
 	    bind(c->fd, (struct sockaddr *)&me, sizeof me) || connect(c->fd, (struct sockaddr *)&srv, sizeof srv))
@@ -396,6 +396,7 @@ ld_conn_t *ld_conn_new(ld_part_t *p, ld_conn_kind_t kind, char *err, size_t errl
 			.addresses = addrs, .n_addresses = 1, .ice_controlling = kind == LD_PUB,
 			.cert = L->cert, .on_candidate = on_candidate, .on_state = on_state,
 			.on_rtp = on_rtp, .on_rtcp = on_rtcp, .ud = c,
+			.rcvbuf = LD_RCVBUF, /* fan-out bursts to one core: see load.h */
 		};
 		rc = km_conn_new(L->ctx, &cc, NULL, NULL, &c->conn, err, errlen);
 		if (rc == 0 && km_conn_local_credentials(c->conn, c->local.ufrag, c->local.pwd) != 0)

@@ -82,6 +82,9 @@ for (const [per, s] of Object.entries(scenarios)) {
     }
     if (j && !j.saturated && k && !k.saturated && fl && !near && rf) summary.floor_ratio.push(rf);
   }
+  const drops = SERVERS.flatMap((v) => (s[v] || []).filter((x) => x.rcvbuf_errors && (x.rcvbuf_errors.server || x.rcvbuf_errors.client))
+    .map((x) => `${v} ${x.rooms} rooms: ${x.rcvbuf_errors.server} / ${x.rcvbuf_errors.client}`));
+  md.push('', `Datagrams dropped for full receive buffers in the window (server / client namespace): ${drops.length ? drops.join('; ') : 'none'}.`);
   const c = (x) => (x ? `${x.at_least ? '≥ ' : ''}${x.rooms}${x.client_limited ? ' (client-limited)' : ''}` : '–');
   md.push('', `Capacity on one core (rooms at ≤ 1 % loss): Janus ${c(caps.janus)}, kamer ${c(caps.kamer)}` +
     `${caps.janus && caps.kamer && caps.janus.rooms ? `, kamer/Janus ${f(caps.kamer.rooms / caps.janus.rooms, 2)}×` : ''}.`, '');
