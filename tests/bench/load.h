@@ -182,6 +182,7 @@ typedef struct ld_room {
 typedef struct ld {
 	ld_server_t server;
 	GMainContext *ctx;
+	km_sendq_t *sendq; /* outgoing datagrams, flushed after each loop iteration (NULL: sent at once) */
 	km_dtls_cert_t *cert;
 	ld_src_t src;
 	ld_stats_t st;

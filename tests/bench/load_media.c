@@ -397,6 +397,7 @@ ld_conn_t *ld_conn_new(ld_part_t *p, ld_conn_kind_t kind, char *err, size_t errl
 			.cert = L->cert, .on_candidate = on_candidate, .on_state = on_state,
 			.on_rtp = on_rtp, .on_rtcp = on_rtcp, .ud = c,
 			.rcvbuf = LD_RCVBUF, /* fan-out bursts to one core: see load.h */
+			.sendq = L->sendq,
 		};
 		rc = km_conn_new(L->ctx, &cc, NULL, NULL, &c->conn, err, errlen);
 		if (rc == 0 && km_conn_local_credentials(c->conn, c->local.ufrag, c->local.pwd) != 0)
