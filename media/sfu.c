@@ -690,7 +690,7 @@ int km_sfu_new(const km_sfu_config_t *cfg, km_sfu_t **out, char *err, size_t err
 	int rc = sfu->addresses && sfu->workers && sfu->wstates ? 0 : KM_ENOMEM;
 	for (size_t i = 0; !rc && i < cfg->n_addresses; i++)
 		rc = (sfu->addresses[i] = strdup(cfg->addresses[i])) ? 0 : KM_ENOMEM;
-	if (!rc && (rc = km_srtp_init()) != 0) /* once per process: libsrtp2 keeps it idempotent */
+	if (!rc && (rc = km_srtp_init()) != 0) /* idempotent */
 		km_errf(rc, err, errlen, "libsrtp2 did not initialise");
 	if (!rc && (rc = km_dtls_cert_new(&sfu->cert)) == 0)
 		rc = hex_fingerprint(km_dtls_cert_fingerprint(sfu->cert), sfu->fingerprint);

@@ -4,20 +4,39 @@
 #include "media/srtp.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <srtp2/srtp.h>
 
 #include "core/err.h"
+#include "media/srtp_gcm.h"
 
 struct km_srtp {
 	srtp_t ctx;
 };
 
+static const char *backend = "none";
+static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+
+static void install(void)
+{
+	/* A refused replacement keeps libsrtp2's own AES-GCM: slower, not wrong. */
+	backend = km_srtp_gcm_install() == 0 ? "OpenSSL" : "libsrtp2 (NSS)";
+}
+
 int km_srtp_init(void)
 {
-	return srtp_init() == srtp_err_status_ok ? 0 : KM_ECRYPTO;
+	if (srtp_init() != srtp_err_status_ok)
+		return KM_ECRYPTO;
+	pthread_once(&install_once, install);
+	return 0;
+}
+
+const char *km_srtp_backend(void)
+{
+	return backend;
 }
 
 const char *km_srtp_profile_name(km_srtp_profile_t p)

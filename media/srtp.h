@@ -54,9 +54,15 @@ typedef struct {
 
 typedef struct km_srtp km_srtp_t;
 
-/* srtp_init(). Call once per process before any session is made. Returns 0
- * or KM_ECRYPTO. */
+/* srtp_init(), then AES-GCM on OpenSSL in place of libsrtp2's own (NSS,
+ * which makes a context per packet; see media/srtp_gcm.c; installed once
+ * per process). Call before any session is made; calling it again is
+ * harmless. Returns 0 or KM_ECRYPTO. */
 int km_srtp_init(void);
+
+/* Which AES-GCM libsrtp2 uses after km_srtp_init(): "OpenSSL", or
+ * "libsrtp2 (NSS)" if libsrtp2 refused the replacement; "none" before. */
+const char *km_srtp_backend(void);
 
 /* A new session from keys (borrowed; may be wiped afterwards). inbound = 1:
  * unprotects what the peer sends, keyed with the peer's write key (server key

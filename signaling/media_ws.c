@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "media/sfu.h"
+#include "media/srtp.h"
 #include "rooms/accounts.h"
 #include "rooms/consults.h"
 #include "signaling/consult_int.h"
@@ -254,7 +255,7 @@ int km__media_start(km_server_t *srv, char *err, size_t errlen)
 	};
 	rc = km_sfu_new(&sc, &srv->sfu, err, errlen);
 	if (!rc)
-		km_info("media", "started", "addresses=%s ports=%ld-%ld", cfg->media_addresses, cfg->media_port_min,
-			cfg->media_port_max);
+		km_info("media", "started", "addresses=%s ports=%ld-%ld srtp_aes_gcm=%s", cfg->media_addresses,
+			cfg->media_port_min, cfg->media_port_max, km_srtp_backend());
 	return rc;
 }

@@ -37,8 +37,8 @@ build() { # build TARGET SOURCES... -- OBJECTS...
 }
 stale $B/kamer-load tests/bench/load.c $LOAD_SRCS $MEDIA $PEER &&
 	build $B/kamer-load tests/bench/load.c $LOAD_SRCS $MEDIA $PEER
-stale $B/kamer-floor tests/bench/floor.c $B/media/srtp.o &&
-	build $B/kamer-floor tests/bench/floor.c $B/media/srtp.o $B/core/*.o
+stale $B/kamer-floor tests/bench/floor.c $B/media/srtp.o $B/media/srtp_gcm.o &&
+	build $B/kamer-floor tests/bench/floor.c $B/media/srtp.o $B/media/srtp_gcm.o $B/core/*.o
 if [ -e tests/bench/load_test.c ]; then
 	stale $B/tests/bench/load_test tests/bench/load_test.c $LOAD_SRCS &&
 		build $B/tests/bench/load_test -Wno-missing-prototypes tests/bench/load_test.c $LOAD_SRCS $MEDIA $PEER \

@@ -12,7 +12,9 @@
 # --smoke (for make check): one 1:1 room against kamer for 10 s; exits 1
 # unless media flowed with no loss (correctness only, no timing asserted).
 # Environment: BENCH_STEPS_2, BENCH_STEPS_4 (rooms, e.g. 4,8,16), BENCH_WINDOW
-# (s), BENCH_NICE (default -10), BENCH_JANUS_LOOPS (default 1), KEEP_TMP=1.
+# (s), BENCH_NICE (default -10), BENCH_JANUS_LOOPS (default 1), KEEP_TMP=1;
+# BENCH_SERVER_WRAP / BENCH_CLIENT_WRAP: a command put before kamer serve /
+# the load client (e.g. valgrind --tool=callgrind; see bench/README.md).
 # Needs root (network namespaces). Installs janus and gnuplot-nox with
 # apt-get when they are missing. Every wait is bounded; everything started
 # here is stopped by its PID and the namespaces are removed on exit.
@@ -237,7 +239,7 @@ run_kamer() { # run_kamer P STEPS
 	chmod 700 "$d/data"
 	chmod 600 "$d/data/kamer.conf"
 	chown -R "$KAMER_USER:" "$d/data"
-	$SRV nice -n "$NICE" taskset -c 0 env KAMER_USER="$KAMER_USER" "$B/kamer" serve --data "$d/data" >"$d.log" 2>&1 &
+	$SRV nice -n "$NICE" taskset -c 0 env KAMER_USER="$KAMER_USER" ${BENCH_SERVER_WRAP:-} "$B/kamer" serve --data "$d/data" >"$d.log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	wait_port 8443 || { tail -20 "$d.log" >&2; die "kamer did not answer on 127.0.0.2:8443"; }

@@ -1,7 +1,9 @@
 /* srtp_test.c — unit tests of media/srtp: AES-GCM SRTP/SRTCP sessions made
  * from hand-filled keys (the DTLS export is tested in dtls_test.c):
- * round trips, tampering, replay, buffer limits, direction, AES-128, and a
- * printed (never asserted) timing of protect and unprotect. */
+ * round trips, tampering, replay, buffer limits, direction, AES-128, many
+ * SSRCs in one outbound session, kamer's
+ * OpenSSL AES-GCM against libsrtp2's own (NSS), and a printed (never
+ * asserted) timing of protect and unprotect. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +15,14 @@
 
 #include <cmocka.h>
 
+#include <srtp2/cipher.h>
+
 #include "core/err.h"
 #include "media/srtp.h"
+#include "media/srtp_gcm.h"
+
+/* libsrtp2's own (NSS) AES-GCM types, exported though not declared. */
+extern const srtp_cipher_type_t srtp_aes_gcm_128, srtp_aes_gcm_256;
 
 #define PKT 1200
 #define CAP 1500
@@ -282,6 +290,149 @@ static void test_timing(void **state)
 	km_srtp_free(rx);
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+/* One outbound session protects many SSRCs (a subscriber of several
+ * publishers), RTP and RTCP interleaved, SSRCs joining in later rounds:
+ * each SSRC keeps one stream in libsrtp2, so its SRTCP index climbs by one
+ * (a stream made twice would restart it and repeat GCM nonces) and the
+ * receiver accepts every packet. */
+static void test_many_ssrcs(void **state)
+{
+	enum { SSRCS = 40, ROUNDS = 6 };
+	km_srtp_t *tx, *rx;
+	make_pair(KM_SRTP_AES256GCM, &tx, &rx);
+	uint32_t last_index[SSRCS] = { 0 };
+	for (int r = 0; r < ROUNDS; r++) {
+		int upto = r == 0 ? SSRCS / 4 : r == 1 ? SSRCS / 2 : SSRCS; /* more SSRCs join later */
+		for (int i = upto - 1; i >= 0; i--) {
+			uint32_t ssrc = 0x5000u + (uint32_t)i * 7919u;
+			uint8_t plain[PKT], buf[CAP];
+			build_rtp(plain, 200, (uint16_t)(100 + r));
+			put32(plain + 8, ssrc);
+			memcpy(buf, plain, 200);
+			size_t len = 200;
+			assert_int_equal(km_srtp_protect(tx, buf, &len, sizeof buf), 0);
+			assert_int_equal(km_srtp_unprotect(rx, buf, &len), 0);
+			assert_memory_equal(buf, plain, 200);
+			size_t n = build_sr(plain);
+			put32(plain + 4, ssrc);
+			memcpy(buf, plain, n);
+			len = n;
+			assert_int_equal(km_srtp_protect_rtcp(tx, buf, &len, sizeof buf), 0);
+			/* RFC 7714 9.1: ..., the tag, then E and the SRTCP index. */
+			uint32_t word = (uint32_t)buf[len - 4] << 24 | (uint32_t)buf[len - 3] << 16 |
+					(uint32_t)buf[len - 2] << 8 | buf[len - 1];
+			assert_true(word & 0x80000000u); /* E: encrypted */
+			uint32_t index = word & 0x7fffffffu;
+			if (last_index[i] && index != last_index[i] + 1)
+				fail_msg("SSRC %d round %d: SRTCP index %u after %u", i, r, index, last_index[i]);
+			last_index[i] = index;
+			assert_int_equal(km_srtp_unprotect_rtcp(rx, buf, &len), 0);
+			assert_memory_equal(buf, plain, n);
+		}
+	}
+	km_srtp_free(tx);
+	km_srtp_free(rx);
+}
+
+static unsigned rnd(unsigned *seed, unsigned n)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 8) % n;
+}
+
+/* One packet through a cipher of type ct: set IV, AAD, encrypt, tag. */
+static void gcm_seal(const srtp_cipher_type_t *ct, int key_len, const uint8_t *key, uint8_t *iv,
+		     const uint8_t *aad, unsigned aad_len, uint8_t *buf, unsigned *len)
+{
+	srtp_cipher_t *c = NULL;
+	assert_int_equal(srtp_cipher_type_alloc(ct, &c, key_len, 16), srtp_err_status_ok);
+	assert_int_equal(srtp_cipher_init(c, key), srtp_err_status_ok);
+	assert_int_equal(srtp_cipher_set_iv(c, iv, srtp_direction_encrypt), srtp_err_status_ok);
+	assert_int_equal(srtp_cipher_set_aad(c, aad, aad_len), srtp_err_status_ok);
+	assert_int_equal(srtp_cipher_encrypt(c, buf, len), srtp_err_status_ok);
+	uint32_t tag_len = 0;
+	assert_int_equal(srtp_cipher_get_tag(c, buf + *len, &tag_len), srtp_err_status_ok);
+	assert_int_equal(tag_len, 16);
+	*len += tag_len;
+	srtp_cipher_dealloc(c);
+}
+
+static int gcm_open(const srtp_cipher_type_t *ct, int key_len, const uint8_t *key, uint8_t *iv,
+		    const uint8_t *aad, unsigned aad_len, uint8_t *buf, unsigned *len)
+{
+	srtp_cipher_t *c = NULL;
+	assert_int_equal(srtp_cipher_type_alloc(ct, &c, key_len, 16), srtp_err_status_ok);
+	assert_int_equal(srtp_cipher_init(c, key), srtp_err_status_ok);
+	assert_int_equal(srtp_cipher_set_iv(c, iv, srtp_direction_decrypt), srtp_err_status_ok);
+	assert_int_equal(srtp_cipher_set_aad(c, aad, aad_len), srtp_err_status_ok);
+	int st = srtp_cipher_decrypt(c, buf, len);
+	srtp_cipher_dealloc(c);
+	return st;
+}
+
+/* kamer's AES-GCM (installed by km_srtp_init) and libsrtp2's NSS one give
+ * the same ciphertext and tag for random keys, nonces, AAD and lengths
+ * (0..1500), open each other's packets, and refuse a flipped bit. */
+static void test_gcm_matches_libsrtp(void **state)
+{
+	assert_string_equal(km_srtp_backend(), "OpenSSL");
+	unsigned seed = 20261127;
+	for (int i = 0; i < 400; i++) {
+		int bits = i % 2 ? 256 : 128;
+		const srtp_cipher_type_t *ours = km_srtp_gcm_type(bits);
+		const srtp_cipher_type_t *nss = bits == 256 ? &srtp_aes_gcm_256 : &srtp_aes_gcm_128;
+		assert_non_null(ours);
+		int key_len = bits == 256 ? SRTP_AES_GCM_256_KEY_LEN_WSALT : SRTP_AES_GCM_128_KEY_LEN_WSALT;
+		uint8_t key[48], iv[12], aad[64], plain[CAP], a[CAP + 16], b[CAP + 16];
+		for (size_t k = 0; k < sizeof key; k++)
+			key[k] = (uint8_t)rnd(&seed, 256);
+		for (size_t k = 0; k < sizeof iv; k++)
+			iv[k] = (uint8_t)rnd(&seed, 256);
+		unsigned aad_len = 1 + rnd(&seed, sizeof aad); /* SRTP always has a header */
+		for (size_t k = 0; k < aad_len; k++)
+			aad[k] = (uint8_t)rnd(&seed, 256);
+		unsigned n = i < 4 ? (unsigned)i : rnd(&seed, CAP + 1);
+		for (size_t k = 0; k < n; k++)
+			plain[k] = (uint8_t)rnd(&seed, 256);
+		unsigned la = n, lb = n;
+		memcpy(a, plain, n);
+		memcpy(b, plain, n);
+		gcm_seal(ours, key_len, key, iv, aad, aad_len, a, &la);
+		gcm_seal(nss, key_len, key, iv, aad, aad_len, b, &lb);
+		assert_int_equal(la, n + 16);
+		assert_int_equal(lb, n + 16);
+		if (memcmp(a, b, la) != 0)
+			fail_msg("case %d (%d-bit, %u bytes, aad %u): ciphertext or tag differs", i, bits, n, aad_len);
+		/* Each opens the other's packet. */
+		assert_int_equal(gcm_open(ours, key_len, key, iv, aad, aad_len, b, &lb), srtp_err_status_ok);
+		assert_int_equal(lb, n);
+		assert_memory_equal(b, plain, n);
+		assert_int_equal(gcm_open(nss, key_len, key, iv, aad, aad_len, a, &la), srtp_err_status_ok);
+		assert_int_equal(la, n);
+		/* A flipped bit in the ciphertext, the tag or the AAD is refused. */
+		memcpy(a, plain, n);
+		la = n;
+		gcm_seal(ours, key_len, key, iv, aad, aad_len, a, &la);
+		unsigned at = rnd(&seed, la + aad_len);
+		if (at < la)
+			a[at] ^= (uint8_t)(1u << rnd(&seed, 8));
+		else
+			aad[at - la] ^= 0x01;
+		assert_int_equal(gcm_open(ours, key_len, key, iv, aad, aad_len, a, &la), srtp_err_status_auth_fail);
+	}
+	/* Shorter than a tag: refused, not read out of bounds. */
+	uint8_t key[48] = { 0 }, iv[12] = { 0 }, aad[12] = { 0 }, buf[16] = { 0 };
+	unsigned len = 15;
+	assert_int_equal(gcm_open(km_srtp_gcm_type(256), SRTP_AES_GCM_256_KEY_LEN_WSALT, key, iv, aad, sizeof aad,
+				  buf, &len),
+			 srtp_err_status_auth_fail);
+}
+
 int main(void)
 {
 	assert_int_equal(km_srtp_init(), 0);
@@ -294,6 +445,8 @@ int main(void)
 		cmocka_unit_test(test_limits_and_bad_input),
 		cmocka_unit_test(test_wrong_direction_fails),
 		cmocka_unit_test(test_aes128_round_trip),
+		cmocka_unit_test(test_gcm_matches_libsrtp),
+		cmocka_unit_test(test_many_ssrcs),
 		cmocka_unit_test(test_timing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
