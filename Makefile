@@ -66,6 +66,14 @@ $(BUILD)/%.o: %.c
 	@echo "  CC      $(MODE) $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
+# The files that print the revision are rebuilt when HEAD moves: the file
+# below is rewritten only when the revision differs.
+$(BUILD)/revision: FORCE
+	@mkdir -p $(dir $@)
+	$(Q)echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' >$@
+$(BUILD)/cli/main.o $(BUILD)/signaling/api.o: $(BUILD)/revision
+.PHONY: FORCE
+
 # tests/unit/<module>/<name>_test.c links the objects of <module> and its deps.
 define unit_rule
 $(BUILD)/tests/unit/$(1)/%_test: tests/unit/$(1)/%_test.c $(foreach d,$(DEPS_$(1)),$(call objs,$(d)))
