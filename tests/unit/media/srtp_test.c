@@ -345,15 +345,23 @@ static unsigned rnd(unsigned *seed, unsigned n)
 	return (*seed >> 8) % n;
 }
 
-/* One packet through a cipher of type ct: set IV, AAD, encrypt, tag. */
-static void gcm_seal(const srtp_cipher_type_t *ct, int key_len, const uint8_t *key, uint8_t *iv,
-		     const uint8_t *aad, unsigned aad_len, uint8_t *buf, unsigned *len)
+/* A cipher of type ct, keyed, with the nonce and the AAD of one packet. */
+static srtp_cipher_t *gcm_start(const srtp_cipher_type_t *ct, int key_len, const uint8_t *key, uint8_t *iv,
+				int dir, const uint8_t *aad, unsigned aad_len)
 {
 	srtp_cipher_t *c = NULL;
 	assert_int_equal(srtp_cipher_type_alloc(ct, &c, key_len, 16), srtp_err_status_ok);
 	assert_int_equal(srtp_cipher_init(c, key), srtp_err_status_ok);
-	assert_int_equal(srtp_cipher_set_iv(c, iv, srtp_direction_encrypt), srtp_err_status_ok);
+	assert_int_equal(srtp_cipher_set_iv(c, iv, dir), srtp_err_status_ok);
 	assert_int_equal(srtp_cipher_set_aad(c, aad, aad_len), srtp_err_status_ok);
+	return c;
+}
+
+/* One packet sealed: encrypted in place, its tag appended. */
+static void gcm_seal(const srtp_cipher_type_t *ct, int key_len, const uint8_t *key, uint8_t *iv,
+		     const uint8_t *aad, unsigned aad_len, uint8_t *buf, unsigned *len)
+{
+	srtp_cipher_t *c = gcm_start(ct, key_len, key, iv, srtp_direction_encrypt, aad, aad_len);
 	assert_int_equal(srtp_cipher_encrypt(c, buf, len), srtp_err_status_ok);
 	uint32_t tag_len = 0;
 	assert_int_equal(srtp_cipher_get_tag(c, buf + *len, &tag_len), srtp_err_status_ok);
@@ -362,14 +370,11 @@ static void gcm_seal(const srtp_cipher_type_t *ct, int key_len, const uint8_t *k
 	srtp_cipher_dealloc(c);
 }
 
+/* One packet opened; returns libsrtp2's status (auth_fail for a bad tag). */
 static int gcm_open(const srtp_cipher_type_t *ct, int key_len, const uint8_t *key, uint8_t *iv,
 		    const uint8_t *aad, unsigned aad_len, uint8_t *buf, unsigned *len)
 {
-	srtp_cipher_t *c = NULL;
-	assert_int_equal(srtp_cipher_type_alloc(ct, &c, key_len, 16), srtp_err_status_ok);
-	assert_int_equal(srtp_cipher_init(c, key), srtp_err_status_ok);
-	assert_int_equal(srtp_cipher_set_iv(c, iv, srtp_direction_decrypt), srtp_err_status_ok);
-	assert_int_equal(srtp_cipher_set_aad(c, aad, aad_len), srtp_err_status_ok);
+	srtp_cipher_t *c = gcm_start(ct, key_len, key, iv, srtp_direction_decrypt, aad, aad_len);
 	int st = srtp_cipher_decrypt(c, buf, len);
 	srtp_cipher_dealloc(c);
 	return st;
