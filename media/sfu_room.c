@@ -410,6 +410,8 @@ void sfu_w_start(void *arg)
 	sfu_wstate_t *ws = arg;
 	if (km_subloop_new(km_worker_context(ws->worker), &ws->subloop) != 0)
 		km_warn("sfu", "subloop_failed", "fallback=worker_context"); /* works, but O(connections) per wake-up */
+	else /* one epoll_wait per wake-up */
+		km_worker_set_poll(ws->worker, km_subloop_poll, ws->subloop);
 	ws->timer = g_timeout_source_new(1000);
 	g_source_set_callback(ws->timer, on_timer, ws, NULL);
 	g_source_attach(ws->timer, km_worker_context(ws->worker));
@@ -431,6 +433,7 @@ void sfu_w_stop(void *arg)
 		g_source_unref(ws->timer);
 		ws->timer = NULL;
 	}
+	km_worker_set_poll(ws->worker, NULL, NULL);
 	km_subloop_free(ws->subloop);
 	ws->subloop = NULL;
 }

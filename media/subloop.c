@@ -61,12 +61,23 @@ struct km_subloop {
 	unsigned count;
 	gint64 min_deadline;
 	bool min_dirty, dispatching;
+	/* km_subloop_poll: the parent context's other descriptor (its wake-up)
+	 * in the set, and the events it took for the next dispatch. */
+	reg_t parent;
+	int npending;
+	unsigned long fused; /* epoll_waits km_subloop_poll made */
+	bool poll_off; /* epoll refused the parent's descriptor: g_poll */
 	struct epoll_event ev[MAX_EVENTS];
 };
 
 unsigned km_subloop_count(const km_subloop_t *l)
 {
 	return l ? l->count : 0;
+}
+
+unsigned long km_subloop_fused_polls(const km_subloop_t *l)
+{
+	return l ? l->fused : 0;
 }
 
 GMainContext *km_subctx_context(km_subctx_t *s)
@@ -403,13 +414,19 @@ static gboolean loop_dispatch(GSource *src, GSourceFunc fn, gpointer ud)
 {
 	km_subloop_t *l = (km_subloop_t *)src;
 	km_subctx_t *head = NULL, *tail = NULL;
-	int n = epoll_wait(l->epfd, l->ev, MAX_EVENTS, 0);
+	int n = l->npending;
 	gint64 now = g_get_monotonic_time();
 
+	/* the events km_subloop_poll took, or those ready now */
+	l->npending = 0;
+	if (n == 0)
+		n = epoll_wait(l->epfd, l->ev, MAX_EVENTS, 0);
 	l->dispatching = true;
 	for (int i = 0; i < n; i++) {
 		reg_t *r = l->ev[i].data.ptr;
 
+		if (r == &l->parent)
+			continue; /* the parent's wake-up: GLib's business */
 		if (r->s) {
 			mark_ready(r->s, r->fd, l->ev[i].events);
 			enqueue(&head, &tail, r->s);
@@ -419,7 +436,7 @@ static gboolean loop_dispatch(GSource *src, GSourceFunc fn, gpointer ud)
 		reg_t *r = l->ev[i].data.ptr;
 		km_subwatch_t *w = (km_subwatch_t *)r;
 
-		if (!r->s && !w->dead)
+		if (!r->s && r != &l->parent && !w->dead)
 			w->cb(w->ud);
 	}
 	if (l->min_dirty)
@@ -443,6 +460,76 @@ static gboolean loop_dispatch(GSource *src, GSourceFunc fn, gpointer ud)
 	l->dispatching = false;
 	free_dead(l);
 	return G_SOURCE_CONTINUE;
+}
+
+/* ---- polling the parent ---- */
+
+/* Events an earlier km_subloop_poll took that no dispatch ran (a source of
+ * higher priority was dispatched instead): dropped, since the set is
+ * level-triggered and reports them again; what was freed meanwhile goes. */
+static void drop_pending(km_subloop_t *l)
+{
+	if (l->npending == 0)
+		return;
+	l->npending = 0;
+	l->dispatching = false;
+	free_dead(l);
+}
+
+/* Puts fd (the parent's other descriptor) into the set, once. */
+static bool adopt(km_subloop_t *l, const GPollFD *p)
+{
+	uint32_t want = to_epoll(p->events);
+
+	if (l->parent.fd == p->fd && l->parent.events == want)
+		return true;
+	if (l->parent.fd >= 0 && l->parent.fd != p->fd)
+		reg_ctl(l, EPOLL_CTL_DEL, &l->parent);
+	struct epoll_event e = { .events = want, .data.ptr = &l->parent };
+	int op = l->parent.fd == p->fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+
+	l->parent.fd = -1;
+	if (epoll_ctl(l->epfd, op, p->fd, &e) != 0) { /* e.g. EEXIST: a subctx's descriptor */
+		l->poll_off = true;
+		return false;
+	}
+	l->parent.fd = p->fd;
+	l->parent.events = want;
+	return true;
+}
+
+gint km_subloop_poll(void *ud, GPollFD *fds, guint nfds, gint timeout)
+{
+	km_subloop_t *l = ud;
+	GPollFD *self = NULL, *other = NULL;
+	int n, k = 0;
+
+	drop_pending(l);
+	if (nfds == 2 && !l->poll_off) {
+		self = fds[0].fd == l->epfd ? &fds[0] : fds[1].fd == l->epfd ? &fds[1] : NULL;
+		other = self == &fds[0] ? &fds[1] : &fds[0];
+	}
+	if (!self || other->fd < 0 || other->fd == l->epfd || !adopt(l, other))
+		return g_poll(fds, nfds, timeout);
+	self->revents = other->revents = 0;
+	l->fused++;
+	n = epoll_wait(l->epfd, l->ev, MAX_EVENTS, timeout);
+	if (n < 0)
+		return -1; /* errno as poll's (EINTR) */
+	for (int i = 0; i < n; i++) {
+		if (l->ev[i].data.ptr == &l->parent)
+			other->revents |= from_epoll(l->ev[i].events) &
+					  (other->events | G_IO_ERR | G_IO_HUP);
+		else
+			l->ev[k++] = l->ev[i]; /* kept, in order, for the dispatch */
+	}
+	if (k > 0) {
+		self->revents = G_IO_IN;
+		l->npending = k;
+		/* Until the dispatch runs them, nothing they point at is freed. */
+		l->dispatching = true;
+	}
+	return (self->revents != 0) + (other->revents != 0);
 }
 
 static void loop_finalize(GSource *src)
@@ -472,6 +559,7 @@ int km_subloop_new(GMainContext *parent, km_subloop_t **out)
 		return KM_EIO;
 	}
 	l->min_deadline = NO_DEADLINE;
+	l->parent = (reg_t){ .s = NULL, .fd = -1 };
 	l->tag = g_source_add_unix_fd(src, l->epfd, G_IO_IN);
 	g_source_set_priority(src, G_PRIORITY_DEFAULT);
 	/* Not blocked while it dispatches: GLib would take the epoll descriptor
@@ -488,6 +576,7 @@ void km_subloop_free(km_subloop_t *l)
 {
 	if (!l)
 		return;
+	drop_pending(l);
 	while (l->live)
 		km_subctx_free(l->live);
 	free_dead(l);

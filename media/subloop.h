@@ -69,6 +69,19 @@ km_subwatch_t *km_subwatch_new(km_subloop_t *l, int fd, void (*cb)(void *ud), vo
  * Accepts NULL. */
 void km_subwatch_free(km_subwatch_t *w);
 
+/* A poll function for the parent context (GPollFunc's arguments after ud,
+ * the subloop): when the parent polls only the subloop's epoll descriptor
+ * and one other (GLib's wake-up), that other joins the epoll set and one
+ * epoll_wait both sleeps and collects the events the next dispatch runs:
+ * one system call per wake-up instead of poll() and then epoll_wait().
+ * Any other set of descriptors goes to g_poll. On the parent's thread,
+ * from its poll function only (media/worker.h: km_worker_set_poll). */
+gint km_subloop_poll(void *ud, GPollFD *fds, guint nfds, gint timeout);
+
+/* How many times km_subloop_poll polled with its one epoll_wait (for
+ * tests: the fused path was taken, not g_poll). */
+unsigned long km_subloop_fused_polls(const km_subloop_t *l);
+
 /* How many subctxs the subloop runs (for tests). */
 unsigned km_subloop_count(const km_subloop_t *l);
 

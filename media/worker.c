@@ -15,6 +15,8 @@ struct km_worker {
 	GMainLoop *loop;
 	GThread *thread;
 	km_sendq_t *sendq; /* the worker thread's only */
+	km_poll_fn poll;   /* the worker thread's only; NULL: g_poll */
+	void *poll_ud;
 
 	GMutex lock; /* guards everything below */
 	int stopping;
@@ -32,24 +34,28 @@ typedef struct {
 	void *arg;
 } call_t;
 
-/* The send queue of the worker running on this thread (GLib's poll
- * function has no user data). */
-static _Thread_local km_sendq_t *thread_sendq;
+/* The worker running on this thread (GLib's poll function has no user
+ * data). */
+static _Thread_local km_worker_t *thread_worker;
 
 /* The worker context's poll function: what the sources dispatched in this
  * loop iteration queued goes out now, just before the loop polls (and
  * perhaps sleeps). */
 static gint poll_flushing(GPollFD *fds, guint nfds, gint timeout)
 {
-	km_sendq_flush(thread_sendq);
-	return g_poll(fds, nfds, timeout);
+	km_worker_t *w = thread_worker;
+
+	if (!w)
+		return g_poll(fds, nfds, timeout);
+	km_sendq_flush(w->sendq);
+	return w->poll ? w->poll(w->poll_ud, fds, nfds, timeout) : g_poll(fds, nfds, timeout);
 }
 
 static gpointer run(gpointer p)
 {
 	km_worker_t *w = p;
 
-	thread_sendq = w->sendq;
+	thread_worker = w;
 	g_main_context_push_thread_default(w->ctx);
 	g_main_loop_run(w->loop);
 	/* Let sources made ready by the last calls (e.g. an ICE endpoint freed
@@ -58,7 +64,7 @@ static gpointer run(gpointer p)
 		;
 	km_sendq_flush(w->sendq);
 	g_main_context_pop_thread_default(w->ctx);
-	thread_sendq = NULL;
+	thread_worker = NULL;
 	return NULL;
 }
 
@@ -174,6 +180,14 @@ void km_worker_free(km_worker_t *w)
 GMainContext *km_worker_context(km_worker_t *w)
 {
 	return w ? w->ctx : NULL;
+}
+
+void km_worker_set_poll(km_worker_t *w, km_poll_fn fn, void *ud)
+{
+	if (!w)
+		return;
+	w->poll = fn;
+	w->poll_ud = fn ? ud : NULL;
 }
 
 km_sendq_t *km_worker_sendq(km_worker_t *w)

@@ -85,6 +85,13 @@ int km_worker_call(km_worker_t *w, void (*fn)(void *), void *arg);
  * loop stops. */
 km_sendq_t *km_worker_sendq(km_worker_t *w);
 
+/* How the worker's loop polls instead of g_poll (GPollFunc with user
+ * data), e.g. km_subloop_poll with the subloop on the worker's context;
+ * NULL fn: g_poll again. The send queue is flushed before it either way.
+ * On w's thread only (from a km_worker_call); unset it before ud goes. */
+typedef gint (*km_poll_fn)(void *ud, GPollFD *fds, guint nfds, gint timeout);
+void km_worker_set_poll(km_worker_t *w, km_poll_fn fn, void *ud);
+
 /* 1 when called on w's thread (while its loop runs), else 0. */
 int km_worker_is_current(km_worker_t *w);
 
