@@ -208,11 +208,15 @@ int km_srtp_gcm_install(void)
 	fill(&type_128, &srtp_aes_gcm_128, "AES-128 GCM (kamer, OpenSSL EVP)", SRTP_AES_GCM_128);
 	fill(&type_256, &srtp_aes_gcm_256, "AES-256 GCM (kamer, OpenSSL EVP)", SRTP_AES_GCM_256);
 	/* Each call runs both our vectors and the replaced type's; a failure
-	 * leaves that id on libsrtp2's own cipher. */
+	 * leaves that id on libsrtp2's own cipher. Both or neither: if 128 is
+	 * refused, 256 goes back to libsrtp2's, so that km_srtp_backend() is
+	 * true for every key size. */
 	if (srtp_replace_cipher_type(&type_256, SRTP_AES_GCM_256) != srtp_err_status_ok)
 		return -1;
-	if (srtp_replace_cipher_type(&type_128, SRTP_AES_GCM_128) != srtp_err_status_ok)
+	if (srtp_replace_cipher_type(&type_128, SRTP_AES_GCM_128) != srtp_err_status_ok) {
+		(void)srtp_replace_cipher_type(&srtp_aes_gcm_256, SRTP_AES_GCM_256);
 		return -1;
+	}
 	installed = 1;
 	return 0;
 }

@@ -5,8 +5,8 @@
 
 /* Replaces libsrtp2's AES-128-GCM and AES-256-GCM cipher types; libsrtp2
  * first runs its known-answer vectors against them. Call after srtp_init(),
- * before any session exists. Returns 0, or -1 when a type was refused (that
- * id keeps libsrtp2's own cipher). */
+ * before any session exists. Returns 0, or -1 when a type was refused
+ * (then both ids keep libsrtp2's own ciphers). */
 int km_srtp_gcm_install(void);
 
 /* The installed type for 128- or 256-bit keys (for tests that compare it
