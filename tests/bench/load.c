@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "media/srtp.h"
 
+#include <dirent.h>
 #include <getopt.h>
 #include <glib-unix.h>
 #include <stdarg.h>
@@ -38,6 +39,7 @@ typedef enum { PH_JOIN, PH_WARM, PH_WINDOW, PH_DONE } phase_t;
 
 typedef struct {
 	uint64_t srv_ticks, cli_ticks, core_busy, core_total, core_steal;
+	uint64_t srv_sleeps; /* the server's threads' voluntary context switches */
 	uint64_t srv_rcvbuf, cli_rcvbuf; /* UDP RcvbufErrors of each namespace */
 	int64_t t_us;
 } snap_t;
@@ -121,6 +123,37 @@ static long proc_rss_kb(int pid)
 	return kb;
 }
 
+/* How many times the threads of pid went to sleep (voluntary context
+ * switches, summed over /proc/PID/task): each one is a wake-up later.
+ * Threads that ended in the window are not counted. */
+static uint64_t proc_sleeps(int pid)
+{
+	char path[64], line[256];
+	uint64_t sum = 0;
+	snprintf(path, sizeof path, "/proc/%d/task", pid);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	for (int i = 0; d && i < 4096 && (e = readdir(d)); i++) {
+		if (e->d_name[0] == '.')
+			continue;
+		char sp[384];
+		if (snprintf(sp, sizeof sp, "%s/%.255s/status", path, e->d_name) >= (int)sizeof sp)
+			continue;
+		FILE *f = fopen(sp, "r");
+		unsigned long long v;
+		while (f && fgets(line, sizeof line, f))
+			if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1) {
+				sum += v;
+				break;
+			}
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
 /* The server's core (cpu0): busy, total and steal jiffies. */
 static void core_times(uint64_t *busy, uint64_t *total, uint64_t *steal)
 {
@@ -169,6 +202,7 @@ static void snapshot(snap_t *s)
 	s->srv_rcvbuf = rcvbuf_errors(O.server_pid);
 	s->cli_rcvbuf = rcvbuf_errors(0);
 	s->srv_ticks = proc_ticks(O.server_pid);
+	s->srv_sleeps = proc_sleeps(O.server_pid);
 	s->cli_ticks = proc_ticks(0);
 	core_times(&s->core_busy, &s->core_total, &s->core_steal);
 	s->t_us = g_get_monotonic_time();
@@ -424,6 +458,10 @@ static void window_end(void)
 	json_object_set_new(o, "rss_kb", json_integer(rss));
 	json_object_set_new(o, "rss_per_participant_kb", json_real(parts ? (double)(rss - rss_base_kb) / parts : 0));
 	json_object_set_new(o, "first_frame", first_frames(first_new_room, L.nrooms));
+	/* how many delivered packets one wake-up of the server carried */
+	double wakeups = (double)(w1.srv_sleeps - w0.srv_sleeps);
+	json_object_set_new(o, "server_wakeups_per_s", json_real(wakeups / secs));
+	json_object_set_new(o, "pkts_per_wakeup", json_real(wakeups > 0 ? (double)L.st.rx_packets / wakeups : 0));
 	json_object_set_new(o, "steal_pct", json_real(core_total > 0 ? 100.0 * (double)(w1.core_steal - w0.core_steal) / core_total : 0));
 	json_object_set_new(o, "other_core0_pct", json_real(other_pct));
 	/* where datagrams were dropped for full receive buffers, if anywhere */

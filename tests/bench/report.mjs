@@ -58,8 +58,8 @@ for (const [per, s] of Object.entries(scenarios)) {
   const caps = Object.fromEntries(SERVERS.filter((v) => s[v]).map((v) => [v, capacity(s[v])]));
   perScenario[per] = { capacity: caps };
   md.push(`## ${per === '2' ? '1:1 consults (2 per room)' : `rooms of ${per}`}`, '');
-  md.push('| rooms | fwd pkt/s | µs/pkt Janus | µs/pkt kamer | µs/pkt floor | kamer/Janus | kamer/floor | p50 ms J / k | p99 ms J / k | max ms J / k | loss % J / k | RSS/participant KB J / k | first frame ms J / k (p50, max) | server CPU % J / k | client CPU % J / k |');
-  md.push('|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|---|---|');
+  md.push('| rooms | fwd pkt/s | µs/pkt Janus | µs/pkt kamer | µs/pkt floor | kamer/Janus | kamer/floor | p50 ms J / k | p99 ms J / k | max ms J / k | loss % J / k | RSS/participant KB J / k | first frame ms J / k (p50, max) | server CPU % J / k | client CPU % J / k | pkt per wake-up J / k / floor |');
+  md.push('|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|---|---|---|');
   for (const rooms of [...byRooms.keys()].sort((a, b) => a - b)) {
     const { janus: j, kamer: k } = byRooms.get(rooms);
     // the floor is measured at a few steps: the nearest one (by rooms, log scale) stands in
@@ -74,7 +74,8 @@ for (const [per, s] of Object.entries(scenarios)) {
       `${pair(j?.latency_ms.p99, k?.latency_ms.p99, 2)} | ${pair(j?.latency_ms.max, k?.latency_ms.max, 1)} | ` +
       `${j ? f(j.loss_pct, 2) : '–'} / ${k ? f(k.loss_pct, 2) : '–'} | ${pair(j?.rss_per_participant_kb, k?.rss_per_participant_kb, 0)} | ` +
       `${j ? `${f(j.first_frame.p50_ms, 0)}, ${f(j.first_frame.max_ms, 0)}` : '–'} / ${k ? `${f(k.first_frame.p50_ms, 0)}, ${f(k.first_frame.max_ms, 0)}` : '–'} | ` +
-      `${pair(j?.server_cpu_pct, k?.server_cpu_pct, 0)} | ${pair(j?.client_cpu_pct, k?.client_cpu_pct, 0)} |`);
+      `${pair(j?.server_cpu_pct, k?.server_cpu_pct, 0)} | ${pair(j?.client_cpu_pct, k?.client_cpu_pct, 0)} | ` +
+      `${pair(j?.pkts_per_wakeup, k?.pkts_per_wakeup, 1)} / ${fl?.pkts_per_wakeup ? near + f(fl.pkts_per_wakeup, 1) : '–'} |`);
     if (j && k && !j.saturated && !k.saturated) {
       summary.cpu_per_packet.push(rk);
       const rl = ratio(k.latency_ms.p99, j.latency_ms.p99);
@@ -94,6 +95,7 @@ md.push('`~` the floor at the nearest step it was measured at (it runs a few ste
   '`*` saturated (loss over 1 %, a room not up, or the server process at 95 % of its core); `†` the load client at 95 % of its core;',
   '`‡` other work took over 15 % of the server\'s core during the window, even when measured again (the machine is shared).',
   'µs/pkt: the server process\'s utime+stime over the window divided by RTP packets delivered to subscribers. Latency: one-way, send stamp to receipt, same clock.',
+  'pkt per wake-up: RTP packets delivered to subscribers over the times the server\'s threads went to sleep (voluntary context switches) in the window (the more packets a wake-up carries, the less its fixed cost in the kernel weighs per packet).',
   'RSS per participant: (RSS at the window − RSS before the first room) / participants. First frame: from the start of the room\'s joining to the first decoded VP8 frame of each subscribed stream.', '');
 
 const S = Object.fromEntries(Object.entries(summary).map(([k, v]) => [k, { worst: worst(v), geomean: geo(v), steps: v.length }]));
