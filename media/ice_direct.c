@@ -72,13 +72,25 @@ struct km_ice_direct {
 };
 
 /* One batch of receive buffers per thread (a worker reads one socket at a
- * time, and nothing reads from inside on_recv). */
+ * time, and nothing reads from inside on_recv), set up on first use; a
+ * read changes only each header's address length (and the outputs). */
 static _Thread_local struct {
 	uint8_t buf[BATCH][DGRAM_MAX];
 	struct iovec iov[BATCH];
 	km_ice_addr_t from[BATCH];
 	struct mmsghdr msg[BATCH];
+	bool ready;
 } rx;
+
+static void rx_setup(void)
+{
+	for (int i = 0; i < BATCH; i++) {
+		rx.iov[i] = (struct iovec){ .iov_base = rx.buf[i], .iov_len = DGRAM_MAX };
+		rx.msg[i].msg_hdr = (struct msghdr){ .msg_name = &rx.from[i], .msg_namelen = sizeof(rx.from[i]),
+						     .msg_iov = &rx.iov[i], .msg_iovlen = 1 };
+	}
+	rx.ready = true;
+}
 
 static bool same_peer(const km_ice_t *ice, const km_ice_addr_t *a, socklen_t len)
 {
@@ -240,12 +252,9 @@ static gboolean on_tick(gpointer p)
 static void read_socket(km_ice_t *ice)
 {
 	ice->in_cb++;
+	if (!rx.ready)
+		rx_setup();
 	for (int round = 0; round < ROUNDS && ice->direct && !ice->doomed; round++) {
-		for (int i = 0; i < BATCH; i++) {
-			rx.iov[i] = (struct iovec){ .iov_base = rx.buf[i], .iov_len = DGRAM_MAX };
-			rx.msg[i].msg_hdr = (struct msghdr){ .msg_name = &rx.from[i], .msg_namelen = sizeof(rx.from[i]),
-							     .msg_iov = &rx.iov[i], .msg_iovlen = 1 };
-		}
 		int n = recvmmsg(ice->sel_fd, rx.msg, BATCH, MSG_DONTWAIT, NULL);
 
 		if (n <= 0)
@@ -270,6 +279,8 @@ static void read_socket(km_ice_t *ice)
 			if (ice->cb.on_recv)
 				ice->cb.on_recv(ice->cb.ud, p, len);
 		}
+		for (int i = 0; i < n; i++) /* the kernel wrote the sender's length there */
+			rx.msg[i].msg_hdr.msg_namelen = sizeof(rx.from[i]);
 		if (n < BATCH)
 			break;
 	}
