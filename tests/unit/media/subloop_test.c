@@ -281,13 +281,12 @@ static gpointer attach_later(gpointer p)
 	return NULL;
 }
 
-static void test_poll_fused(void **state)
+/* A subloop on parent with km_subloop_poll as parent's poll function, and
+ * a watch on each of two pipes. */
+static km_subloop_t *fused_start(GMainContext *parent, wpipe_t p[2])
 {
-	GMainContext *parent = g_main_context_new();
 	km_subloop_t *l = NULL;
-	static wpipe_t p[2];
-	int fired = 0;
-	memset(p, 0, sizeof p);
+	memset(p, 0, 2 * sizeof p[0]);
 	assert_int_equal(km_subloop_new(parent, &l), 0);
 	poll_loop = l;
 	g_main_context_set_poll_func(parent, fused_poll);
@@ -296,6 +295,28 @@ static void test_poll_fused(void **state)
 		p[i].w = km_subwatch_new(l, p[i].fds[0], on_watch, &p[i]);
 		assert_non_null(p[i].w);
 	}
+	return l;
+}
+
+/* Frees the watches still there, the subloop, the pipes and parent. */
+static void fused_end(GMainContext *parent, km_subloop_t *l, wpipe_t p[2])
+{
+	for (int i = 0; i < 2; i++) {
+		km_subwatch_free(p[i].w);
+		close(p[i].fds[0]);
+		close(p[i].fds[1]);
+	}
+	km_subloop_free(l);
+	g_main_context_unref(parent);
+	poll_loop = NULL;
+}
+
+static void test_poll_fused(void **state)
+{
+	GMainContext *parent = g_main_context_new();
+	static wpipe_t p[2];
+	int fired = 0;
+	km_subloop_t *l = fused_start(parent, p);
 	/* a watch, through the one epoll_wait */
 	assert_int_equal(write(p[1].fds[1], "x", 1), 1);
 	run_until(parent, &p[1].calls, 1);
@@ -333,15 +354,7 @@ static void test_poll_fused(void **state)
 	assert_true(km_subloop_fused_polls(l) > before);
 	g_source_destroy(guard);
 	g_source_unref(guard);
-	km_subwatch_free(p[0].w);
-	km_subwatch_free(p[1].w);
-	km_subloop_free(l);
-	for (int i = 0; i < 2; i++) {
-		close(p[i].fds[0]);
-		close(p[i].fds[1]);
-	}
-	g_main_context_unref(parent);
-	poll_loop = NULL;
+	fused_end(parent, l, p);
 }
 
 /* The poll took a watch's event; a source dispatched before the subloop
@@ -351,19 +364,11 @@ static void test_poll_fused(void **state)
 static void freed_after_poll(int prio, bool at_check)
 {
 	GMainContext *parent = g_main_context_new();
-	km_subloop_t *l = NULL;
 	static wpipe_t p[2];
 	bool armed = false;
-	memset(p, 0, sizeof p);
+	/* attached before the subloop: dispatched before it at one priority */
 	GSource *fr = freer_new(parent, prio, &armed, at_check, &p[0]);
-	assert_int_equal(km_subloop_new(parent, &l), 0);
-	poll_loop = l;
-	g_main_context_set_poll_func(parent, fused_poll);
-	for (int i = 0; i < 2; i++) {
-		assert_int_equal(pipe(p[i].fds), 0);
-		p[i].w = km_subwatch_new(l, p[i].fds[0], on_watch, &p[i]);
-		assert_non_null(p[i].w);
-	}
+	km_subloop_t *l = fused_start(parent, p);
 	unsigned long before = km_subloop_fused_polls(l);
 	assert_int_equal(write(p[0].fds[1], "x", 1), 1);
 	armed = true;
@@ -378,16 +383,9 @@ static void freed_after_poll(int prio, bool at_check)
 	assert_int_equal(write(p[1].fds[1], "x", 1), 1);
 	run_until(parent, &p[1].calls, 1);
 	assert_int_equal(p[1].calls, 1);
-	km_subwatch_free(p[1].w);
-	km_subloop_free(l);
 	g_source_destroy(fr);
 	g_source_unref(fr);
-	for (int i = 0; i < 2; i++) {
-		close(p[i].fds[0]);
-		close(p[i].fds[1]);
-	}
-	g_main_context_unref(parent);
-	poll_loop = NULL;
+	fused_end(parent, l, p);
 }
 
 static void test_poll_freed_before_dispatch(void **state)
