@@ -476,25 +476,20 @@ static void drop_pending(km_subloop_t *l)
 	free_dead(l);
 }
 
-/* Puts fd (the parent's other descriptor) into the set, once. */
+/* Puts the parent's other descriptor (GLib's wake-up, which lives as long
+ * as the context) into the set the first time; true while it is the same
+ * one. Anything else, or epoll refusing it: false, and the caller polls. */
 static bool adopt(km_subloop_t *l, const GPollFD *p)
 {
-	uint32_t want = to_epoll(p->events);
-
-	if (l->parent.fd == p->fd && l->parent.events == want)
-		return true;
-	if (l->parent.fd >= 0 && l->parent.fd != p->fd)
-		reg_ctl(l, EPOLL_CTL_DEL, &l->parent);
-	struct epoll_event e = { .events = want, .data.ptr = &l->parent };
-	int op = l->parent.fd == p->fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-
-	l->parent.fd = -1;
-	if (epoll_ctl(l->epfd, op, p->fd, &e) != 0) { /* e.g. EEXIST: a subctx's descriptor */
+	if (l->parent.fd >= 0)
+		return l->parent.fd == p->fd && l->parent.events == to_epoll(p->events);
+	l->parent = (reg_t){ .s = NULL, .fd = p->fd, .events = to_epoll(p->events) };
+	struct epoll_event e = { .events = l->parent.events, .data.ptr = &l->parent };
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, p->fd, &e) != 0) { /* e.g. EEXIST: a subctx's descriptor */
+		l->parent.fd = -1;
 		l->poll_off = true;
 		return false;
 	}
-	l->parent.fd = p->fd;
-	l->parent.events = want;
 	return true;
 }
 
