@@ -109,18 +109,28 @@ static uint64_t proc_ticks(int pid)
 	return ut + st;
 }
 
-static long proc_rss_kb(int pid)
+/* The number after key (e.g. "VmRSS:") in a /proc status file, or 0. */
+static unsigned long long status_value(const char *path, const char *key)
 {
-	char path[64], line[256];
-	snprintf(path, sizeof path, "/proc/%d/status", pid);
+	char line[256];
+	size_t klen = strlen(key);
+	unsigned long long v = 0;
 	FILE *f = fopen(path, "r");
-	long kb = 0;
 	while (f && fgets(line, sizeof line, f))
-		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+		if (strncmp(line, key, klen) == 0) {
+			v = strtoull(line + klen, NULL, 10);
 			break;
+		}
 	if (f)
 		fclose(f);
-	return kb;
+	return v;
+}
+
+static long proc_rss_kb(int pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/status", pid);
+	return (long)status_value(path, "VmRSS:");
 }
 
 /* How many times the threads of pid went to sleep (voluntary context
@@ -128,7 +138,7 @@ static long proc_rss_kb(int pid)
  * Threads that ended in the window are not counted. */
 static uint64_t proc_sleeps(int pid)
 {
-	char path[64], line[256];
+	char path[64];
 	uint64_t sum = 0;
 	snprintf(path, sizeof path, "/proc/%d/task", pid);
 	DIR *d = opendir(path);
@@ -139,15 +149,7 @@ static uint64_t proc_sleeps(int pid)
 		char sp[384];
 		if (snprintf(sp, sizeof sp, "%s/%.255s/status", path, e->d_name) >= (int)sizeof sp)
 			continue;
-		FILE *f = fopen(sp, "r");
-		unsigned long long v;
-		while (f && fgets(line, sizeof line, f))
-			if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1) {
-				sum += v;
-				break;
-			}
-		if (f)
-			fclose(f);
+		sum += status_value(sp, "voluntary_ctxt_switches:");
 	}
 	if (d)
 		closedir(d);
