@@ -109,6 +109,13 @@ static int on_answer(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t 
 	char err[256] = "";
 	int rc = km_sfu_answer(srv->sfu, c->media_id, (uint64_t)json_integer_value(v), sdp ? sdp : "",
 			       sdp ? strlen(sdp) : 0, err, sizeof err);
+	if (rc == KM_EPERM && (uint64_t)json_integer_value(v) <= c->sub_closed) {
+		/* the client answered just as its sub connection closed (it hung
+		 * up, or the connection failed): a race, like a replaced offer */
+		snprintf(err, sizeof err, "offer version %lld was withdrawn: its connection has closed",
+			 (long long)json_integer_value(v));
+		rc = KM_EEXPIRED;
+	}
 	if (rc == KM_EEXPIRED)
 		return km_ws_send_error(wsi, c, "offer_replaced", err, NULL) ? -1 : 0;
 	if (rc == KM_EPERM)
@@ -138,6 +145,8 @@ static int on_close(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *
 	if (!srv->sfu || conn_kind(json_string_value(json_object_get(msg, "conn")), &k) != 0)
 		return km_ws_send_error(wsi, c, "invalid_message", "conn must be pub, sub or echo", NULL) ? -1 : 0;
 	km_sfu_close(srv->sfu, c->media_id, k);
+	if (k == KM_SFU_SUB)
+		c->sub_closed = c->sub_offered;
 	km__media_events(srv);
 	return 0;
 }
@@ -199,14 +208,19 @@ static void deliver(km_server_t *srv, km_sfu_event_t *e)
 	km_ws_conn_t *w = by_member(srv, e->member);
 	const char *conn = km_sfu_conn_name(e->conn);
 	json_t *m = NULL;
-	if (e->type == KM_SFU_EV_OFFER && w)
+	if (e->type == KM_SFU_EV_OFFER && w) {
+		if (e->version <= w->sub_closed) /* the SFU forgot this member: it counts from 1 again */
+			w->sub_closed = 0;
+		w->sub_offered = e->version;
 		m = json_pack("{s:s,s:s,s:I,s:s,s:o}", "type", "media.offer", "conn", conn, "version",
 			      (json_int_t)e->version, "sdp", e->sdp, "streams", streams_json(srv, w->consult_id));
-	else if (e->type == KM_SFU_EV_CANDIDATE && w)
+	} else if (e->type == KM_SFU_EV_CANDIDATE && w)
 		m = json_pack("{s:s,s:s,s:s}", "type", "media.candidate", "conn", conn, "candidate", e->text);
 	else if (e->type == KM_SFU_EV_STATE) {
 		km_info("media", "conn_state", "member=%llu conn=%s state=%s detail=\"%s\"",
 			(unsigned long long)e->member, conn, e->state, e->text);
+		if (w && e->conn == KM_SFU_SUB && strcmp(e->state, "connected") != 0)
+			w->sub_closed = w->sub_offered; /* the SFU has forgotten its offer */
 		if (w && strcmp(e->state, "connected") == 0)
 			m = json_pack("{s:s,s:s,s:s,s:s}", "type", "media.state", "conn", conn, "state", e->state, "srtp",
 				      e->text);

@@ -35,6 +35,8 @@ typedef struct km_ws_conn {
 	unsigned window_count; /* messages in the current 1 s window */
 	int counted;
 	uint64_t media_id;    /* this connection as an SFU member (media/sfu.h) */
+	uint64_t sub_offered; /* the version of the last subscribe offer sent */
+	uint64_t sub_closed;  /* offers up to this version went with a closed sub connection */
 } km_ws_conn_t;
 
 enum { KM_WS_NONE = 0, KM_WS_PARTICIPANT, KM_WS_STAFF };

@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { startKamer } from '../integration/lib/kamer.mjs';
 import { COOKIE } from '../integration/lib/client.mjs';
 import { wsConnect } from '../integration/lib/ws.mjs';
-import { admitter, clinician, consult, peer, received, tokenFor } from '../integration/lib/media.mjs';
+import { admitter, clinician, consult, mediaLog, peer, received, tokenFor } from '../integration/lib/media.mjs';
 
 const HANDSHAKES = 100;
 const PARALLEL = 8;
@@ -153,7 +153,7 @@ describe('DTLS with a certificate that does not match the SDP fingerprint (issue
     ]);
     for (const [n, x] of Object.entries({ A: call[0], B: call[1] })) {
       assert.ok(x.report, `${n}: a JSON report (stderr: ${x.err.slice(-600)})`);
-      assert.equal(x.code, 0, `${n}: exit 0 (${JSON.stringify(x.report.errors)})`);
+      assert.equal(x.code, 0, `${n}: exit 0 (${JSON.stringify(x.report.errors)})\nkamer:\n${mediaLog(k)}`);
       for (const leg of ['pub', 'sub']) {
         assert.equal(x.report.srtp[leg], 'SRTP_AEAD_AES_256_GCM', `${n} ${leg}: AES-256-GCM`);
         assert.equal(x.report.server[leg].srtp, 'SRTP_AEAD_AES_256_GCM', `${n} ${leg}: kamer says AES-256-GCM`);

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { startKamer } from '../integration/lib/kamer.mjs';
 import { COOKIE } from '../integration/lib/client.mjs';
 import { wsConnect } from '../integration/lib/ws.mjs';
-import { admitter, clinician, consult, peer, received, tokenFor } from '../integration/lib/media.mjs';
+import { admitter, clinician, consult, mediaLog, peer, received, tokenFor } from '../integration/lib/media.mjs';
 
 let k, doc;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -99,7 +99,7 @@ describe('hostile traffic at the media ports', { timeout: 120000 }, () => {
     staff.close();
     for (const [n, x] of Object.entries({ a, b })) {
       assert.ok(x.report, `${n}: report (${x.err.slice(-400)})`);
-      assert.equal(x.code, 0, `${n}: ${JSON.stringify(x.report.errors)}`);
+      assert.equal(x.code, 0, `${n}: ${JSON.stringify(x.report.errors)}\nkamer:\n${mediaLog(k)}`);
       const v = received(x.report).filter((r) => r.kind === 'video');
       assert.equal(v.length, 1, `${n} receives the other's video`);
       assert.ok(v[0].frames_decoded >= 250, `${n}: ${v[0].frames_decoded} frames decoded`);

@@ -31,7 +31,7 @@ import { after, before, describe, test } from 'node:test';
 import { startKamer } from '../integration/lib/kamer.mjs';
 import { COOKIE } from '../integration/lib/client.mjs';
 import { wsConnect } from '../integration/lib/ws.mjs';
-import { admitter, clinician, consult, peer, received, tokenFor } from '../integration/lib/media.mjs';
+import { admitter, clinician, consult, mediaLog, peer, received, tokenFor } from '../integration/lib/media.mjs';
 import { runBounded, which } from './lib/tools.mjs';
 
 const SECONDS = 8;
@@ -279,7 +279,7 @@ describe('the wire of a live call (tshark)', { timeout: 120000 }, () => {
     // the call itself worked (checked after the wire, whose failure says more)
     for (const [n, x] of Object.entries({ A: a, B: b })) {
       assert.ok(x.report, `${n}: a report (${x.err.slice(-500)})`);
-      assert.equal(x.code, 0, `${n}: ${JSON.stringify(x.report.errors)}`);
+      assert.equal(x.code, 0, `${n}: ${JSON.stringify(x.report.errors)}\nkamer:\n${mediaLog(k)}`);
       assert.equal(received(x.report).filter((r) => r.kind === 'video').length, 1, `${n} received video`);
     }
     const expected = [a, b].reduce((n, x) => n + x.report.conns.pub.stats.tx_rtp + x.report.conns.sub.stats.rx_rtp, 0);

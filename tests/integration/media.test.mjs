@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { startKamer } from './lib/kamer.mjs';
 import { COOKIE } from './lib/client.mjs';
 import { wsConnect } from './lib/ws.mjs';
-import { admitter, clinician, consult as makeConsult, peer as runPeer, received as streams, tokenFor as token } from './lib/media.mjs';
+import { admitter, clinician, consult as makeConsult, mediaLog, peer as runPeer, received as streams, tokenFor as token } from './lib/media.mjs';
 
 let k, doc, staff;
 const consult = (emails) => makeConsult(doc, emails);
@@ -50,7 +50,7 @@ describe('media through the SFU', { timeout: 240000 }, () => {
     console.log(`# peer reports: ${keep}`);
     for (const [n, x] of Object.entries(all)) {
       assert.ok(x.report, `${n}: a JSON report (stderr: ${x.err.slice(-800)})`);
-      assert.equal(x.code, 0, `${n}: exit 0 (${JSON.stringify(x.report.errors)})`);
+      assert.equal(x.code, 0, `${n}: exit 0 (${JSON.stringify(x.report.errors)})\nkamer:\n${mediaLog(k)}`);
       for (const leg of ['pub', 'sub']) {
         assert.equal(x.report.srtp[leg], 'SRTP_AEAD_AES_256_GCM', `${n} ${leg}: the peer's DTLS negotiated AES-256-GCM`);
         assert.equal(x.report.server[leg].srtp, 'SRTP_AEAD_AES_256_GCM', `${n} ${leg}: kamer reports AES-256-GCM`);
@@ -145,5 +145,31 @@ describe('media through the SFU', { timeout: 240000 }, () => {
     assert.match(m.sdp, /a=setup:passive/);
     ws.close();
     st.close();
+  });
+  test('an answer that crosses the close of its sub connection is a race (offer_replaced), not out_of_order', async () => {
+    const id = await consult(['g@m.example']);
+    const good = fs.readFileSync('tests/fuzz/corpus/negotiate/chrome-offer-vp8', 'utf8');
+    const x = await wsConnect(k, { cookie: `${COOKIE}=${doc.cookie}` });
+    const y = await wsConnect(k, { cookie: `${COOKIE}=${doc.cookie}` });
+    for (const w of [x, y]) assert.equal((await w.request({ type: 'watch', consult: id }, 'room')).type, 'room');
+    assert.equal((await x.request({ type: 'media.publish', sdp: good }, 'media.answer')).type, 'media.answer', 'x publishes');
+    let offer = await y.request({ type: 'media.subscribe' }, 'media.offer');
+    assert.deepEqual([offer.type, offer.conn, offer.version], ['media.offer', 'sub', 1], 'y is offered x\'s tracks');
+    let m = await y.request({ type: 'media.answer', conn: 'sub', version: 5, sdp: 'v=0\r\n' }, 'never');
+    assert.deepEqual([m.type, m.code], ['error', 'out_of_order'], 'an answer to a version never offered');
+    // the client hangs up while its answer is on the way
+    y.sendJson({ type: 'media.close', conn: 'sub' });
+    m = await y.request({ type: 'media.answer', conn: 'sub', version: 1, sdp: 'v=0\r\n' }, 'never');
+    assert.deepEqual([m.type, m.code], ['error', 'offer_replaced'], `a late answer to the closed connection's offer: ${JSON.stringify(m)}`);
+    assert.match(m.message, /version 1 was withdrawn: its connection has closed/);
+    m = await y.request({ type: 'media.answer', conn: 'sub', version: 2, sdp: 'v=0\r\n' }, 'never');
+    assert.deepEqual([m.type, m.code], ['error', 'out_of_order'], 'a version after the closed one was never offered');
+    // subscribing again starts over: the new offer is outstanding, not withdrawn
+    offer = await y.request({ type: 'media.subscribe' }, 'media.offer');
+    assert.deepEqual([offer.type, offer.version], ['media.offer', 1], 'a new offer, counted from 1 again');
+    m = await y.request({ type: 'media.answer', conn: 'sub', version: 1, sdp: 'v=0\r\n' }, 'never');
+    assert.deepEqual([m.type, m.code], ['error', 'sdp_invalid'], `the new offer's answer is read (and this one refused): ${JSON.stringify(m)}`);
+    x.close();
+    y.close();
   });
 });

@@ -71,5 +71,11 @@ export function admitter(ws) {
   return () => { stopped = true; };
 }
 
+// kamer's last media log lines, for a failed call's message: what kamer saw
+// of each connection (state changes, refused offers) beside the peer's errors.
+export function mediaLog(k, n = 40) {
+  return k.log().split('\n').filter((l) => / sub=media /.test(l)).slice(-n).join('\n');
+}
+
 // Streams of a peer report that received packets; the video/audio one of a stream.
 export const received = (rep) => (rep.rx || []).filter((x) => x.packets > 0);
