@@ -48,7 +48,8 @@ const perScenario = {};
 md.push(`# kamer vs Janus — ${A.out.split('/').pop()}${A.quick === '1' ? ' (QUICK)' : ''}`, '');
 md.push(`kamer ${A['kamer-version'] || '?'}, Janus ${A['janus-version'] || '?'} (VideoRoom, event_loops 1), ` +
   `${os.cpus().length} × ${os.cpus()[0]?.model || 'CPU'}; server on CPU 0, load client on CPU 1; ` +
-  'each publisher sends Opus (50 pkt/s) and VP8 (~1 Mbit/s); AES-256-GCM SRTP everywhere.', '');
+  'each publisher sends Opus (50 pkt/s) and VP8 (~1 Mbit/s); AES-256-GCM SRTP everywhere. ' +
+  'At each step the servers take turns (Janus, kamer, the floor), each started afresh, its rooms joined at once.', '');
 for (const [per, s] of Object.entries(scenarios)) {
   const byRooms = new Map();
   for (const srv of SERVERS) for (const x of s[srv] || []) {
@@ -91,7 +92,7 @@ for (const [per, s] of Object.entries(scenarios)) {
     `${caps.janus && caps.kamer && caps.janus.rooms ? `, kamer/Janus ${f(caps.kamer.rooms / caps.janus.rooms, 2)}×` : ''}.`, '');
   if (caps.janus?.rooms && caps.kamer?.rooms) summary.capacity.push(caps.janus.rooms / caps.kamer.rooms);
 }
-md.push('`~` the floor at the nearest step it was measured at (it runs a few steps only).',
+md.push('`~` the floor at the nearest step it was measured at (where it has no figure of its own for that step).',
   '`*` saturated (loss over 1 %, a room not up, or the server process at 95 % of its core); `†` the load client at 95 % of its core;',
   '`‡` other work took over 15 % of the server\'s core during the window, even when measured again (the machine is shared).',
   'µs/pkt: the server process\'s utime+stime over the window divided by RTP packets delivered to subscribers. Latency: one-way, send stamp to receipt, same clock.',

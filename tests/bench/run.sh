@@ -5,7 +5,10 @@
 # namespace (tests/bench/netns.sh: 127.0.0.2 over a veth pair), pinned to
 # CPU 0; the load client runs in the other namespace pinned to CPU 1. For
 # 1:1 rooms and rooms of 4, the number of rooms steps up until the server
-# saturates (loss over 1 % or its process at 95 % of the core). Results:
+# saturates (loss over 1 % or its process at 95 % of the core). The servers
+# take turns at each step: Janus, kamer, then the floor, each started
+# afresh with fresh rooms, so that slow changes on the host fall on all
+# three alike rather than on whichever ran in a bad minute. Results:
 # bench/results/<date>.json (raw), .md (the table) and .png (gnuplot).
 #
 # Usage: tests/bench/run.sh [--quick|--smoke] [--servers janus,kamer,floor] [--scenarios 2,4]
@@ -69,9 +72,9 @@ if [ $QUICK = 1 ]; then
 	WARMUP=1; WINDOW=4; FLOOR_WINDOW=4; JOIN_TIMEOUT=15
 	[ $SMOKE = 1 ] && { STEPS_2=1; WINDOW=10; }
 else
-	STEPS_2=4,16,32,64,96,128,192,256
-	STEPS_4=2,4,8,16,24,32,48,64
-	WARMUP=2; WINDOW=30; FLOOR_WINDOW=10; JOIN_TIMEOUT=40
+	STEPS_2=4,16,32,64,96,128,192
+	STEPS_4=2,4,8,16,24,32,48
+	WARMUP=2; WINDOW=20; FLOOR_WINDOW=10; JOIN_TIMEOUT=60
 fi
 STEPS_2=${BENCH_STEPS_2:-$STEPS_2}
 STEPS_4=${BENCH_STEPS_4:-$STEPS_4}
@@ -131,24 +134,31 @@ wait_port() {
 	return 1
 }
 
-# run_load NAME P STEPS PID WINDOW [ARGS...]: the load client; JSON lines to $TMP/NAME.jsonl
+# run_load NAME P ROOMS PID WINDOW [ARGS...]: the load client, one step of
+# ROOMS rooms joined at once; its JSON line is added to $TMP/NAME.jsonl
 run_load() {
-	local name=$1 per=$2 steps=$3 pid=$4 window=$5
+	local name=$1 per=$2 rooms=$3 pid=$4 window=$5
 	shift 5
-	say "$name: rooms $steps"
-	$CLI nice -n "$NICE" taskset -c 1 ${BENCH_CLIENT_WRAP:-} "${BENCH_LOAD_BIN:-$B/kamer-load}" --per-room "$per" --steps "$steps" --server-pid "$pid" \
+	say "$name: $rooms rooms"
+	: >"$TMP/step.jsonl"
+	$CLI nice -n "$NICE" taskset -c 1 ${BENCH_CLIENT_WRAP:-} "${BENCH_LOAD_BIN:-$B/kamer-load}" --per-room "$per" --steps "$rooms" --server-pid "$pid" \
 		--warmup "$WARMUP" --window "$window" --join-timeout "$JOIN_TIMEOUT" --timeout 900 \
-		--label "$name" "$@" >"$TMP/$name.jsonl" 2>"$TMP/$name.client.log" &
+		--label "$name" "$@" >"$TMP/step.jsonl" 2>>"$TMP/$name.client.log" &
 	local lp=$! rc
 	PIDS+=("$lp")
 	wait "$lp" # in the background, so that a signal is handled at once
 	rc=$?
+	cat "$TMP/step.jsonl" >>"$TMP/$name.jsonl"
 	[ $rc = 0 ] || { say "$name: load client exit $rc:"; tail -5 "$TMP/$name.client.log" >&2; }
-	grep -h '"failure":"[^"]' "$TMP/$name.jsonl" | head -1 | sed 's/.*"failure":"\([^"]*\)".*/bench: '"$name"': first failure: \1/' >&2
+	grep -h '"failure":"[^"]' "$TMP/step.jsonl" | head -1 | sed 's/.*"failure":"\([^"]*\)".*/bench: '"$name"': failure: \1/' >&2
 	return 0
 }
 
-max_step() { echo "${1##*,}"; }
+# went_on NAME: true if the step just measured leaves room for a larger one
+# (a step line, not saturated, the load client not at its limit)
+went_on() {
+	grep -q '"type":"step"' "$TMP/step.jsonl" && ! grep -qE '"(saturated|client_limited)":true' "$TMP/step.jsonl"
+}
 
 janus_conf() { # janus_conf DIR
 	local d=$1
@@ -203,10 +213,10 @@ janus_conf() { # janus_conf DIR
 	printf 'general: {\n\tstring_ids = false\n}\n' >"$d/janus.plugin.videoroom.jcfg"
 }
 
-run_janus() { # run_janus P STEPS
+run_janus() { # run_janus P ROOMS
 	local d="$TMP/janus-$1" pid
 	janus_conf "$d"
-	$SRV nice -n "$NICE" taskset -c 0 janus -C "$d/janus.jcfg" -F "$d" >"$d.log" 2>&1 &
+	$SRV nice -n "$NICE" taskset -c 0 janus -C "$d/janus.jcfg" -F "$d" >>"$d.log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	wait_port 8188 || { tail -20 "$d.log" >&2; die "janus did not answer on 127.0.0.2:8188"; }
@@ -221,8 +231,8 @@ ensure_user() {
 		id -u "$KAMER_USER" >/dev/null 2>&1 || die "cannot make user $KAMER_USER"
 }
 
-run_kamer() { # run_kamer P STEPS
-	local d="$TMP/kamer-$1" pid rooms
+run_kamer() { # run_kamer P ROOMS
+	local d="$TMP/kamer-$1-$2" pid
 	ensure_user
 	mkdir -p "$d/data"
 	cat >"$d/data/kamer.conf" <<-EOF
@@ -243,21 +253,20 @@ run_kamer() { # run_kamer P STEPS
 	pid=$!
 	PIDS+=("$pid")
 	wait_port 8443 || { tail -20 "$d.log" >&2; die "kamer did not answer on 127.0.0.2:8443"; }
-	rooms=$(max_step "$2")
 	KAMER_USER="$KAMER_USER" $CLI timeout 300 node tests/bench/kamer_plan.mjs --bin "$B/kamer" --data "$d/data" \
-		--host 127.0.0.2 --port 8443 --rooms "$rooms" --per-room "$1" --out "$d/plan.json" ||
+		--host 127.0.0.2 --port 8443 --rooms "$2" --per-room "$1" --out "$d/plan.json" ||
 		die "kamer: could not prepare the consults"
 	run_load "kamer-$1" "$1" "$2" "$pid" "$WINDOW" --server kamer --port 8443 --plan "$d/plan.json" \
 		--ca "$d/data/certs/dev-ca.pem"
 	stop_pid "$pid" kamer
-	grep -E 'level=(warn|error)' "$d.log" | sort | uniq -c | sort -rn | head -5 >"$TMP/kamer-$1.warnings"
+	grep -E 'level=(warn|error)' "$d.log" | sort | uniq -c | sort -rn | head -5 >>"$TMP/kamer-$1.warnings"
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$d/data"
 }
 
-run_floor() { # run_floor P STEPS
-	local n pid
-	n=$(($(max_step "$2") * $1))
-	$SRV nice -n "$NICE" taskset -c 0 "$B/kamer-floor" --port 30000 --client-port 32000 --participants "$n" \
-		--per-room "$1" 2>"$TMP/floor-$1.log" &
+run_floor() { # run_floor P ROOMS
+	local pid
+	$SRV nice -n "$NICE" taskset -c 0 "$B/kamer-floor" --port 30000 --client-port 32000 --participants $(($2 * $1)) \
+		--per-room "$1" 2>>"$TMP/floor-$1.log" &
 	pid=$!
 	PIDS+=("$pid")
 	sleep 0.3
@@ -265,26 +274,27 @@ run_floor() { # run_floor P STEPS
 	stop_pid "$pid" floor
 }
 
-# The floor's steps: those the servers reached (it is measured against them).
-reached() { # reached FILE...: the largest rooms count in the step lines
-	grep -ho '"rooms":[0-9]*' "$@" 2>/dev/null | cut -d: -f2 | sort -n | tail -1
-}
-steps_upto() { # steps_upto LIST MAX: the steps up to MAX (at least the first)
-	local s out=""
-	for s in ${1//,/ }; do [ "$s" -le "$2" ] && out="$out${out:+,}$s"; done
-	echo "${out:-${1%%,*}}"
-}
-
+# At each step, in turn: Janus, kamer, the floor. A server that saturated
+# (or whose load client reached its limit) is not measured at larger steps;
+# the floor is measured at the steps where a server was.
 START=$(date +%s)
 DATE=$(date -u +%Y-%m-%dT%H%M%SZ)
 for P in ${SCENARIOS//,/ }; do
 	case $P in 2) STEPS=$STEPS_2 ;; 4) STEPS=$STEPS_4 ;; *) die "scenarios: 2 or 4 per room" ;; esac
-	[[ ,$SERVERS, == *,janus,* ]] && run_janus "$P" "$STEPS"
-	[[ ,$SERVERS, == *,kamer,* ]] && run_kamer "$P" "$STEPS"
-	if [[ ,$SERVERS, == *,floor,* ]]; then
-		top=$(reached "$TMP/kamer-$P.jsonl" "$TMP/janus-$P.jsonl")
-		run_floor "$P" "$(steps_upto "$STEPS" "${top:-$(max_step "$STEPS")}")"
-	fi
+	declare -A on=()
+	for v in janus kamer; do [[ ,$SERVERS, == *,$v,* ]] && on[$v]=1; done
+	for S in ${STEPS//,/ }; do
+		ran=0
+		for v in janus kamer; do
+			[ -n "${on[$v]:-}" ] || continue
+			"run_$v" "$P" "$S"
+			ran=1
+			went_on || unset "on[$v]"
+		done
+		[ $ran = 1 ] || [ "$SERVERS" = floor ] || break
+		[[ ,$SERVERS, == *,floor,* ]] && run_floor "$P" "$S"
+	done
+	unset on
 done
 say "measured in $(($(date +%s) - START)) s"
 
