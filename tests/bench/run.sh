@@ -154,7 +154,7 @@ run_load() {
 	return 0
 }
 
-# went_on NAME: true if the step just measured leaves room for a larger one
+# went_on: true if the step just measured leaves room for a larger one
 # (a step line, not saturated, the load client not at its limit)
 went_on() {
 	grep -q '"type":"step"' "$TMP/step.jsonl" && ! grep -qE '"(saturated|client_limited)":true' "$TMP/step.jsonl"
