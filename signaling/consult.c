@@ -351,8 +351,18 @@ static int on_name(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *m
 	for (const char *s = json_string_value(name); *s; s++)
 		if ((unsigned char)*s < 0x20)
 			return err(wsi, c, "invalid_message", "display_name has a control character");
-	if (km_consults_set_display_name(srv->store, p.id, json_string_value(name)) != 0 ||
-	    km_consults_participant_step(srv->store, p.id, "name", "waiting", km_clock_now()) != 0)
+	/* the name and the step to waiting in one transaction: a kill or a
+	 * failed write between them leaves neither */
+	int rc = km_accounts_tx_begin(srv->store);
+	if (rc == 0) {
+		rc = km_consults_set_display_name(srv->store, p.id, json_string_value(name));
+		if (rc == 0)
+			rc = km_consults_participant_step(srv->store, p.id, "name", "waiting", km_clock_now());
+		rc = km_api_tx_end(srv, rc);
+	}
+	if (rc == KM_EINVAL) /* only blanks, or a character the store refuses (DEL) */
+		return err(wsi, c, "invalid_field", "field \"display_name\": only blanks, or a character that is not allowed");
+	if (rc)
 		return store_err(srv, wsi, c, "try again");
 	km_consult_t k;
 	km_policy_t pol;

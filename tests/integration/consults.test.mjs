@@ -181,6 +181,24 @@ describe('consults', () => {
     for (const w of [ws, staff, p3]) w.close();
   });
 
+  test('a name of blanks or with a control character is refused as an invalid field, nothing saved; a good one goes on', async () => {
+    const consult = await create(doc, [{ email: 'p9@mail.example', kind: 'patient' }]);
+    const ws = await wsConnect(k);
+    const j = await ws.request({ type: 'join', token: tokenFor('p9@mail.example') }, 'joined');
+    assert.equal((await ws.request({ type: 'consent', accept: true, version: j.consent.version }, 'state')).state, 'name');
+    for (const bad of ['   ', 'An\u007fna', 'Bo\u0007b']) {
+      const e = await ws.request({ type: 'name', display_name: bad }, 'state');
+      assert.deepEqual([e.type, e.code], ['error', 'invalid_field'], `${JSON.stringify(bad)}: ${JSON.stringify(e)}`);
+      assert.match(e.message, /display_name/);
+    }
+    const where = `consult_id = ${consult.id}`;
+    assert.equal(sql(`SELECT count(*) FROM participants WHERE ${where} AND display_name IS NOT NULL`), '0', 'no name saved');
+    assert.equal(sql(`SELECT state FROM participants WHERE ${where}`), 'name', 'still at the name step');
+    assert.equal((await ws.request({ type: 'name', display_name: 'Carla' }, 'state')).state, 'waiting');
+    assert.equal(sql(`SELECT state || ' ' || display_name FROM participants WHERE ${where}`), 'waiting Carla');
+    ws.close();
+  });
+
   test('revoke and re-send: the old link stops working at once', async () => {
     const consult = await create(doc, [{ email: 'p4@mail.example', kind: 'patient' }]);
     const inv = consult.invitations[0];
