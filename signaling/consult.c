@@ -342,15 +342,9 @@ static int on_consent(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t
 static int on_name(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *msg)
 {
 	km_participant_t p;
-	json_t *name = json_object_get(msg, "display_name");
+	json_t *name = json_object_get(msg, "display_name"); /* checked by the schema (schema.c) */
 	if (me_in(srv, wsi, c, "name", &p))
 		return 0;
-	if (!json_is_string(name) || json_string_length(name) < 1 || json_string_length(name) > KM_DISPLAY_NAME_MAX ||
-	    strlen(json_string_value(name)) != json_string_length(name))
-		return err(wsi, c, "invalid_message", "display_name must be 1 to 64 bytes");
-	for (const char *s = json_string_value(name); *s; s++)
-		if ((unsigned char)*s < 0x20)
-			return err(wsi, c, "invalid_message", "display_name has a control character");
 	/* the name and the step to waiting in one transaction: a kill or a
 	 * failed write between them leaves neither */
 	int rc = km_accounts_tx_begin(srv->store);
@@ -360,8 +354,6 @@ static int on_name(km_server_t *srv, struct lws *wsi, km_ws_conn_t *c, json_t *m
 			rc = km_consults_participant_step(srv->store, p.id, "name", "waiting", km_clock_now());
 		rc = km_api_tx_end(srv, rc);
 	}
-	if (rc == KM_EINVAL) /* only blanks, or a character the store refuses (DEL) */
-		return err(wsi, c, "invalid_field", "field \"display_name\": only blanks, or a character that is not allowed");
 	if (rc)
 		return store_err(srv, wsi, c, "try again");
 	km_consult_t k;

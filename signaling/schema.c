@@ -21,14 +21,14 @@
 #define ID_MAX INT64_MAX
 
 enum { T_STR = 1, T_INT = 2, T_BOOL = 4, T_ARR = 8, T_OBJ = 16 };
-enum { OPT = 0, REQ = 1, NO_CTRL = 2 };
+enum { OPT = 0, REQ = 1, NO_CTRL = 2, NOT_BLANK = 4 };
 
 typedef struct schema schema_t;
 
 typedef struct field {
 	const char *name;
 	unsigned types;            /* T_* mask */
-	unsigned flags;            /* REQ, NO_CTRL */
+	unsigned flags;            /* REQ, NO_CTRL (below 0x20, and DEL), NOT_BLANK (not only spaces) */
 	long long min, max;        /* string: bytes; integer (and a boolean as 0/1 where one is allowed): value; list: items */
 	const char *const *one_of; /* string: the allowed values (NULL-terminated), NULL: any */
 	const schema_t *items;     /* list: each item is an object of this shape */
@@ -57,7 +57,7 @@ static const char *const kinds[] = { "patient", "colleague", NULL };
 static const field_t ws_none[] = { END };
 static const field_t ws_join[] = { STR("token", REQ, 0, TOKEN_MAX), END }; /* a wrong one: link_invalid */
 static const field_t ws_consent[] = { BOOL("accept", REQ), INT("version", REQ, 0, INT64_MAX), END };
-static const field_t ws_name[] = { STR("display_name", REQ | NO_CTRL, 1, KM_DISPLAY_NAME_MAX), END };
+static const field_t ws_name[] = { STR("display_name", REQ | NO_CTRL | NOT_BLANK, 1, KM_DISPLAY_NAME_MAX), END };
 static const field_t ws_chat[] = { STR("text", REQ, 1, KM_CHAT_MAX), END };
 static const field_t ws_private[] = { STR("text", REQ, 1, KM_CHAT_MAX), INT("participant", OPT, 1, ID_MAX), END };
 static const field_t ws_watch[] = { INT("consult", REQ, 1, ID_MAX), END };
@@ -256,9 +256,11 @@ static int check_string(const field_t *f, const json_t *v, const char *path, cha
 		return km_errf(KM_SCHEMA_EFIELD, err, errlen, "field \"%s\": string longer than %lld bytes", path, f->max);
 	if (f->flags & NO_CTRL)
 		for (size_t i = 0; i < len; i++)
-			if ((unsigned char)s[i] < 0x20)
+			if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 				return km_errf(KM_SCHEMA_EFIELD, err, errlen, "field \"%s\": control character at byte %zu",
 					       path, i);
+	if ((f->flags & NOT_BLANK) && strspn(s, " ") >= len)
+		return km_errf(KM_SCHEMA_EFIELD, err, errlen, "field \"%s\": only blanks", path);
 	return 0;
 }
 

@@ -199,6 +199,9 @@ static void test_ws_string_limits(void **state)
 	fails(ws_long("name", "display_name", 65), "display_name", "longer than 64 bytes");
 	fails(ws_long("name", "display_name", 0), "display_name", "empty string");
 	fails(ws("{\"type\":\"name\",\"display_name\":\"An\\tna\"}", NULL), "display_name", "control character at byte 2");
+	fails(ws("{\"type\":\"name\",\"display_name\":\"An\\u007fna\"}", NULL), "display_name", "control character at byte 2");
+	fails(ws("{\"type\":\"name\",\"display_name\":\"   \"}", NULL), "display_name", "only blanks");
+	assert_int_equal(ws("{\"type\":\"name\",\"display_name\":\" Anna \"}", NULL), KM_SCHEMA_OK);
 	/* Limits count bytes, as the handlers do: 32 two-byte letters fit, 33 not. */
 	char buf[256];
 	int k = snprintf(buf, sizeof buf, "{\"type\":\"name\",\"display_name\":\"");
